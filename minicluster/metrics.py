@@ -1,0 +1,245 @@
+"""Metrics: counters, latency histograms with percentiles, and time series.
+
+A histogram here works like a ruler with marks that get further apart as the values grow
+(logarithmic buckets, as in DDSketch): every recorded latency lands in the bucket whose bounds are
+within ``accuracy`` (1% by default) of it, so any percentile read back is within 1% of the true
+value, memory stays small whatever the number of samples, and histograms from many servers merge by
+adding bucket counts. That last property is why dashboards aggregate histograms, never percentiles:
+the p99 of two servers is *not* the mean of their p99s.
+
+All classes are safe to update from many threads at once.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import Counter as _Tally
+from collections.abc import Iterable
+
+from .errors import ConfigError
+
+#: The percentiles every latency report shows.
+STANDARD_PERCENTILES = (50.0, 90.0, 99.0, 99.9)
+
+
+class Counter:
+    """A number that only goes up."""
+
+    def __init__(self) -> None:
+        self._value = 0
+        self._lock = threading.Lock()
+
+    def inc(self, amount: int | float = 1) -> None:
+        if amount < 0:
+            raise ValueError(f"a counter only goes up: inc({amount!r})")
+        with self._lock:
+            self._value += amount
+
+    @property
+    def value(self) -> int | float:
+        return self._value
+
+
+class Gauge:
+    """A number that goes up and down (in-flight requests, open connections)."""
+
+    def __init__(self) -> None:
+        self._value = 0
+        self._lock = threading.Lock()
+
+    def add(self, amount: int | float) -> None:
+        with self._lock:
+            self._value += amount
+
+    @property
+    def value(self) -> int | float:
+        return self._value
+
+
+class Histogram:
+    """A mergeable latency histogram with relative accuracy ``accuracy``.
+
+    Use it for anything with a long tail (latency, sizes). Do not use it when you need the exact
+    sample back: it keeps counts per bucket, not the values.
+    """
+
+    def __init__(self, accuracy: float = 0.01) -> None:
+        if not (isinstance(accuracy, float) and 0 < accuracy < 1):
+            raise ConfigError(f"histogram accuracy must be a float between 0 and 1, got {accuracy!r}")
+        self.accuracy = accuracy
+        self._gamma = (1 + accuracy) / (1 - accuracy)
+        self._log_gamma = math.log(self._gamma)
+        self._buckets: _Tally[int] = _Tally()
+        self._zeros = 0
+        self._count = 0
+        self._sum = 0.0
+        self._min = math.inf
+        self._max = -math.inf
+        self._lock = threading.Lock()
+
+    def record(self, value: float) -> None:
+        if not value >= 0:  # also rejects NaN
+            raise ValueError(f"a histogram records values >= 0, got {value!r}")
+        with self._lock:
+            if value == 0:
+                self._zeros += 1
+            else:
+                self._buckets[math.ceil(math.log(value) / self._log_gamma)] += 1
+            self._count += 1
+            self._sum += value
+            self._min = min(self._min, value)
+            self._max = max(self._max, value)
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+    @property
+    def mean(self) -> float:
+        return self._sum / self._count if self._count else math.nan
+
+    @property
+    def min(self) -> float:
+        return self._min if self._count else math.nan
+
+    @property
+    def max(self) -> float:
+        return self._max if self._count else math.nan
+
+    def percentile(self, p: float) -> float:
+        """The value below which ``p`` percent of the recorded values lie (nearest rank)."""
+        if not 0 <= p <= 100:
+            raise ValueError(f"a percentile is between 0 and 100, got {p!r}")
+        with self._lock:
+            if self._count == 0:
+                return math.nan
+            rank = max(1, math.ceil(p / 100 * self._count))
+            if rank <= self._zeros:
+                return 0.0
+            seen = self._zeros
+            for index in sorted(self._buckets):
+                seen += self._buckets[index]
+                if seen >= rank:
+                    estimate = 2 * self._gamma**index / (self._gamma + 1)
+                    return min(max(estimate, self._min), self._max)
+        raise AssertionError("unreachable: bucket counts add up to count")
+
+    def percentiles(self, ps: Iterable[float] = STANDARD_PERCENTILES) -> dict[str, float]:
+        """``{"p50": ..., "p90": ..., "p99": ..., "p99.9": ...}``."""
+        return {f"p{p:g}": self.percentile(p) for p in ps}
+
+    def merge(self, other: Histogram) -> Histogram:
+        """A new histogram holding the values of both."""
+        if other.accuracy != self.accuracy:
+            raise ValueError(f"cannot merge histograms of accuracy {self.accuracy} and {other.accuracy}")
+        merged = Histogram(self.accuracy)
+        for part in (self, other):
+            with part._lock:
+                merged._buckets.update(part._buckets)
+                merged._zeros += part._zeros
+                merged._count += part._count
+                merged._sum += part._sum
+                merged._min = min(merged._min, part._min)
+                merged._max = max(merged._max, part._max)
+        return merged
+
+    def summary(self) -> dict[str, float]:
+        return {"count": self.count, "mean": self.mean, **self.percentiles(), "max": self.max}
+
+
+class TimeSeries:
+    """Points ``(t, value)`` in arrival order, and their resampling into fixed-width buckets."""
+
+    def __init__(self) -> None:
+        self._points: list[tuple[float, float]] = []
+        self._lock = threading.Lock()
+
+    def add(self, t: float, value: float = 1.0) -> None:
+        with self._lock:
+            self._points.append((t, value))
+
+    @property
+    def points(self) -> list[tuple[float, float]]:
+        with self._lock:
+            return sorted(self._points)
+
+    def __len__(self) -> int:
+        return len(self._points)
+
+    def bucketed(self, width: float, start: float, end: float, how: str = "sum") -> tuple[list[float], list[float]]:
+        """Bucket starts and one value per bucket over ``[start, end)``.
+
+        ``how`` is ``"sum"`` (empty buckets are 0), ``"count"`` (points per bucket) or ``"mean"``
+        (empty buckets are NaN, so a plot shows a gap instead of a false zero).
+        """
+        if width <= 0 or end <= start:
+            raise ValueError(f"need width > 0 and end > start, got width={width!r}, [{start!r}, {end!r})")
+        if how not in ("sum", "count", "mean"):
+            raise ValueError(f"how must be 'sum', 'count' or 'mean', got {how!r}")
+        n = math.ceil((end - start) / width)
+        sums, counts = [0.0] * n, [0] * n
+        for t, v in self.points:
+            i = math.floor((t - start) / width)
+            if 0 <= i < n:
+                sums[i] += v
+                counts[i] += 1
+        if how == "sum":
+            values = sums
+        elif how == "count":
+            values = [float(c) for c in counts]
+        else:
+            values = [s / c if c else math.nan for s, c in zip(sums, counts)]
+        return [start + i * width for i in range(n)], values
+
+
+class Metrics:
+    """The named counters, gauges, histograms and series of one node (created on first use)."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, Counter | Gauge | Histogram | TimeSeries] = {}
+        self._lock = threading.Lock()
+
+    def _get(self, name: str, kind: type):
+        with self._lock:
+            item = self._items.get(name)
+            if item is None:
+                item = self._items[name] = kind()
+            elif not isinstance(item, kind):
+                raise TypeError(f"metric {name!r} is a {type(item).__name__}, not a {kind.__name__}")
+            return item
+
+    def counter(self, name: str) -> Counter:
+        return self._get(name, Counter)
+
+    def gauge(self, name: str) -> Gauge:
+        return self._get(name, Gauge)
+
+    def histogram(self, name: str) -> Histogram:
+        return self._get(name, Histogram)
+
+    def series(self, name: str) -> TimeSeries:
+        return self._get(name, TimeSeries)
+
+    def names(self) -> list[str]:
+        with self._lock:
+            return sorted(self._items)
+
+    def snapshot(self) -> dict[str, object]:
+        """Counter and gauge values, histogram summaries; series are left out (read them directly)."""
+        out: dict[str, object] = {}
+        for name in self.names():
+            item = self._items[name]
+            if isinstance(item, (Counter, Gauge)):
+                out[name] = item.value
+            elif isinstance(item, Histogram):
+                out[name] = item.summary()
+        return out
+
+
+def merge_histograms(histograms: Iterable[Histogram]) -> Histogram:
+    """One histogram for a whole tier, from the histograms of its nodes."""
+    merged: Histogram | None = None
+    for h in histograms:
+        merged = (merged or Histogram(h.accuracy)).merge(h)
+    return merged if merged is not None else Histogram()

@@ -1,0 +1,158 @@
+"""Stage 1: one server runs everything — the web app, the database and the cache.
+
+The experiment is the first one every system needs: add users until the server saturates. With
+``workers`` threads that each hold a request for ``service_time`` seconds, the server completes at
+most ``workers / service_time`` requests per second. Below that, more users means more throughput;
+past it (the *knee*), more users only means a longer queue and higher latency.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from ..cluster import Client, Cluster
+from ..load import LoadResult, UniformKeys, closed_loop
+from ..storage import DatabaseNode
+from ..web import Request, Response, Router, WebServer
+
+HOSTNAME = "api.mysite.com"
+USERS_DDL = "CREATE TABLE users (id BIGINT PRIMARY KEY, name VARCHAR NOT NULL, email VARCHAR NOT NULL)"
+_FIRST = ["Ada", "Grace", "Linus", "Barbara", "Edsger", "Frances", "Ken", "Radia", "Tony", "Margaret"]
+_LAST = ["Lovelace", "Hopper", "Torvalds", "Liskov", "Dijkstra", "Allen", "Thompson", "Perlman", "Hoare", "Hamilton"]
+
+
+def create_users(db: DatabaseNode, n: int, *, seed: int = 42) -> int:
+    """Create the ``users`` table with ``n`` rows (ids 1..n, names drawn from ``seed``)."""
+    import random
+
+    from ..load import derive_seed
+
+    rng = random.Random(derive_seed(seed, "users"))
+    names = [f"{rng.choice(_FIRST)} {rng.choice(_LAST)}" for _ in range(n)]
+    db.execute(USERS_DDL)
+    return db.bulk_load(
+        "users",
+        {
+            "id": range(1, n + 1),
+            "name": names,
+            "email": [f"{name.split()[0].lower()}{i}@example.com" for i, name in enumerate(names, 1)],
+        },
+    )
+
+
+def _get_user(request: Request, ctx) -> Response:
+    """Cache-aside read of one user: the cache first, the database on a miss."""
+    raw = request.path_params["id"]
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
+        return Response.json({"error": f"malformed user id {raw!r}"}, 400)
+    key = f"user:{int(raw)}"
+    cached = ctx.cache.get(key)
+    if cached is not None:
+        return Response(200, cached, {"Content-Type": "application/json"})
+    row = ctx.db.execute("SELECT id, name, email FROM users WHERE id = ?", [int(raw)]).fetchone()
+    if row is None:
+        return Response.json({"error": f"no user {int(raw)}"}, 404)
+    body = json.dumps(dict(zip(("id", "name", "email"), row)))
+    ctx.cache.set(key, body, ex=60)
+    return Response(200, body, {"Content-Type": "application/json"})
+
+
+def users_api() -> Router:
+    """The app: ``GET /users/{id}``."""
+    return Router().route("GET", "/users/{id}", _get_user)
+
+
+@dataclass
+class SingleServer:
+    cluster: Cluster
+    web: WebServer
+    db: DatabaseNode
+    client: Client
+
+
+def build(cluster: Cluster, *, users: int = 1000, workers: int = 8, service_time: float = 0.01) -> SingleServer:
+    """Stage 1's topology: web server, database and cache all on host ``server1``, exposed in DNS."""
+    db = cluster.add_database("db", host="server1")
+    create_users(db, users, seed=cluster.seed)
+    cache = cluster.add_cache("cache", host="server1")
+    web = cluster.add_web_server(
+        "web", users_api(), host="server1", workers=workers, service_time=service_time, database=db, cache=cache
+    )
+    cluster.expose(HOSTNAME, web)
+    return SingleServer(cluster, web, db, cluster.client())
+
+
+@dataclass
+class Sweep:
+    """A load sweep: one closed-loop run per user count."""
+
+    users: list[int]
+    results: list[LoadResult]
+    workers: int
+    service_time: float
+
+    @property
+    def capacity(self) -> float:
+        """The theoretical ceiling, ``workers / service_time`` requests per second."""
+        return self.workers / self.service_time
+
+    def knee(self, fraction: float = 0.9) -> int:
+        """The fewest users at which throughput reaches ``fraction`` of the best measured."""
+        best = max(r.throughput for r in self.results)
+        return next(u for u, r in zip(self.users, self.results) if r.throughput >= fraction * best)
+
+    def table(self) -> list[dict[str, float]]:
+        rows = []
+        for u, r in zip(self.users, self.results):
+            measured_l, little = r.littles_law()
+            rows.append({"users": u, **r.row(), "L": measured_l, "lambda_W": little})
+        return rows
+
+
+def sweep(
+    users: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64),
+    *,
+    workers: int = 8,
+    service_time: float = 0.01,
+    duration: float = 0.8,
+    seed: int = 42,
+) -> Sweep:
+    """Run a closed-loop load against a fresh single server for each user count."""
+    results = []
+    with Cluster(seed=seed) as cluster:
+        stage = build(cluster, workers=workers, service_time=service_time)
+        keys = UniformKeys(1000)
+
+        def target(key: int) -> Response:
+            return stage.client.get(f"http://{HOSTNAME}/users/{key}")
+
+        for n in users:
+            results.append(closed_loop(target, users=n, duration=duration, keys=keys, seed=seed))
+    return Sweep(list(users), results, workers, service_time)
+
+
+def format_table(rows: list[dict[str, float]]) -> str:
+    """A fixed-width table of sweep rows, for the terminal."""
+    header = f"{'users':>6} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'L':>6} {'λ·W':>6} {'errors':>6}"
+    lines = [header]
+    for r in rows:
+        lines.append(
+            f"{r['users']:>6} {r['throughput']:>8.0f} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} "
+            f"{r['L']:>6.1f} {r['lambda_W']:>6.1f} {r['errors']:>6}"
+        )
+    return "\n".join(lines)
+
+
+def headline(*, seed: int = 42, duration: float = 0.5) -> str:
+    """Stage 1's result in a few lines of text (for ``minicluster tour``)."""
+    result = sweep(duration=duration, seed=seed)
+    return "\n".join(
+        [
+            f"One server, {result.workers} workers, {result.service_time * 1000:g} ms per request "
+            f"(ceiling {result.capacity:.0f} req/s):",
+            format_table(result.table()),
+            f"knee: throughput stops growing at about {result.knee()} users; "
+            "past it, latency grows with the queue instead.",
+        ]
+    )

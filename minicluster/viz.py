@@ -1,0 +1,131 @@
+"""Pictures: the live architecture as a Mermaid diagram, and the standard plots of experiments.
+
+The diagram is drawn from the running cluster, not by hand: crash a node and the next diagram shows
+it red. It is a ``text/vnd.mermaid`` display bundle, which JupyterLab 4.1+ renders as a picture, with
+a plain-text fallback for terminals and older front ends.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+import matplotlib.pyplot as plt
+
+from .faults import FaultEvent
+from .load import LoadResult
+from .nodes import Health, Node
+
+_SHAPES = {"database": ("[(", ")]"), "cache": ("[(", ")]"), "web": ("[", "]"), "balancer": ("{{", "}}")}
+_STYLE = {
+    Health.UP: "fill:#d8f0dc,stroke:#2e7d32",
+    Health.SLOW: "fill:#fff1c2,stroke:#b7791f",
+    Health.DOWN: "fill:#f8d4d4,stroke:#c62828,stroke-dasharray:4",
+}
+
+
+def _mermaid_id(name: str) -> str:
+    return "n_" + re.sub(r"\W", "_", name)
+
+
+def _label(node: Node) -> str:
+    extra = f" · {node.workers} workers" if hasattr(node, "workers") else ""
+    return f"{node.name}{extra} · {node.health.value}"
+
+
+class Diagram:
+    """A Mermaid flowchart with a readable plain-text twin."""
+
+    def __init__(self, mermaid: str, text: str) -> None:
+        self.mermaid = mermaid
+        self.text = text
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, str]:
+        return {"text/vnd.mermaid": self.mermaid, "text/plain": self.text}
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def architecture(cluster, title: str | None = None) -> Diagram:
+    """The diagram of ``cluster`` now: the client, DNS, each host with its nodes, the links between."""
+    lines = ["flowchart LR"]
+    text = [title or "Architecture"]
+    lines.append('  client(["client (browser / mobile app)"])')
+    lines.append('  dns{{"DNS"}}')
+    hosts: dict[str, list[Node]] = {}
+    for node in cluster.nodes.values():
+        hosts.setdefault(node.host, []).append(node)
+    for host, nodes in hosts.items():
+        lines.append(f'  subgraph {_mermaid_id("host_" + host)}["host {host}"]')
+        for node in nodes:
+            left, right = _SHAPES.get(node.kind, ("[", "]"))
+            lines.append(f'    {_mermaid_id(node.name)}{left}"{_label(node)}"{right}')
+        lines.append("  end")
+        text.append(f"  host {host}: " + ", ".join(f"{n.name} ({n.kind}, {n.health.value})" for n in nodes))
+    for hostname, addresses in cluster.dns.records().items():
+        lines.append(f'  client -->|"resolve {hostname}"| dns')
+        text.append(f"  client -> DNS: resolve {hostname} -> {', '.join(addresses)}")
+    for src, dst, label in cluster.links:
+        src_id = "client" if src == "client" else _mermaid_id(src)
+        lines.append(f'  {src_id} -->|"{label}"| {_mermaid_id(dst)}')
+        text.append(f"  {src} -> {dst}: {label}")
+    for node in cluster.nodes.values():
+        lines.append(f"  style {_mermaid_id(node.name)} {_STYLE[node.health]}")
+    if title:
+        lines.insert(0, f"---\ntitle: {title}\n---")
+    return Diagram("\n".join(lines), "\n".join(text))
+
+
+def plot_sweep(
+    xs: Sequence[float],
+    results: Sequence[LoadResult],
+    *,
+    xlabel: str = "concurrent users",
+    knee: float | None = None,
+    title: str | None = None,
+):
+    """Throughput (left) and p50/p99 latency (right) against a swept parameter."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    left.plot(xs, [r.throughput for r in results], "o-", color="#1f77b4")
+    left.set_ylabel("throughput (requests/s)")
+    right.plot(xs, [r.latency.percentile(50) * 1000 for r in results], "o-", label="p50")
+    right.plot(xs, [r.latency.percentile(99) * 1000 for r in results], "s--", label="p99")
+    right.set_ylabel("latency (ms)")
+    right.legend()
+    for ax in (left, right):
+        ax.set_xlabel(xlabel)
+        ax.set_xscale("log", base=2)
+        ax.grid(alpha=0.3)
+        if knee is not None:
+            ax.axvline(knee, color="grey", linestyle=":", label="knee")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def plot_timeline(result: LoadResult, *, faults: Iterable[FaultEvent] = (), width: float = 0.1, title: str | None = None):
+    """Successful requests/s and error rate over time, with fault events marked."""
+    end = max(result.elapsed, width)
+    t, ok = result.completions.bucketed(width, 0.0, end, how="count")
+    _, bad = result.failures.bucketed(width, 0.0, end, how="count")
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 4.5), sharex=True)
+    top.plot(t, [(o - b) / width for o, b in zip(ok, bad)], drawstyle="steps-post")
+    top.set_ylabel("successes/s")
+    bottom.plot(t, [100 * b / o if o else 0.0 for o, b in zip(ok, bad)], drawstyle="steps-post", color="#c62828")
+    bottom.set_ylabel("errors (%)")
+    bottom.set_xlabel("seconds since start")
+    for event in faults:
+        x = event.at - result.started_at
+        for ax in (top, bottom):
+            ax.axvline(x, color="black", linestyle="--", alpha=0.6)
+        top.annotate(f"{event.action} {event.node}", (x, 1), xycoords=("data", "axes fraction"), fontsize=8)
+    for ax in (top, bottom):
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig

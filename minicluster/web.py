@@ -1,0 +1,269 @@
+"""Web servers: a pool of worker threads in front of a request queue, with a request handler.
+
+Picture a bank with ``workers`` tellers and one queue. A request waits in the queue until a teller
+is free, then holds that teller for its service time (an injected delay plus whatever real work the
+handler does: a DuckDB query, a cache read). When requests arrive faster than the tellers finish
+them, the queue grows and so does latency: that is the knee every load test looks for.
+
+Every request is measured: time waiting in the queue, time in service, total, and its status code.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import re
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import unquote
+
+from .clock import Clock
+from .errors import ConfigError, NodeDown, Overloaded, check_positive
+from .nodes import Node
+
+JSON = "application/json"
+
+
+@dataclass(frozen=True)
+class Request:
+    """An HTTP request as the handler sees it. ``path_params`` holds the raw text of ``{name}`` segments."""
+
+    method: str
+    path: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: str = ""
+    client: str = "client"
+    path_params: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Response:
+    """An HTTP response: a status code, a text body and headers."""
+
+    status: int
+    body: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def json(cls, data: Any, status: int = 200) -> Response:
+        """A response whose body is ``data`` as JSON, with ``Content-Type: application/json``."""
+        return cls(status, json.dumps(data, default=str), {"Content-Type": JSON})
+
+    @property
+    def content_type(self) -> str | None:
+        for name, value in self.headers.items():
+            if name.lower() == "content-type":
+                return value
+        return None
+
+    def data(self) -> Any:
+        """The body parsed as JSON."""
+        return json.loads(self.body)
+
+
+Handler = Callable[[Request, "Context"], Response]
+
+
+class Router:
+    """Maps ``METHOD /path/{param}`` patterns to handlers; answers 404 and 405 itself."""
+
+    def __init__(self) -> None:
+        self._routes: list[tuple[str, re.Pattern[str], str, Handler]] = []
+
+    def route(self, method: str, pattern: str, handler: Handler) -> Router:
+        regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]*)", re.escape(pattern).replace(r"\{", "{").replace(r"\}", "}"))
+        self._routes.append((method.upper(), re.compile(f"^{regex}$"), pattern, handler))
+        return self
+
+    def __call__(self, request: Request, ctx: Context) -> Response:
+        allowed = []
+        for method, regex, _, handler in self._routes:
+            match = regex.match(request.path)
+            if match is None:
+                continue
+            if method != request.method.upper():
+                allowed.append(method)
+                continue
+            params = {k: unquote(v) for k, v in match.groupdict().items()}
+            return handler(replace(request, path_params=params), ctx)
+        if allowed:
+            return Response.json({"error": f"method {request.method} not allowed"}, 405)
+        return Response.json({"error": f"no route for {request.path}"}, 404)
+
+
+class Context:
+    """What a handler may use, per worker thread: ``db`` (a database connection) and ``cache``.
+
+    Both are opened on first use by that worker and kept, the way an app server keeps one pooled
+    connection per worker. When the database sits on another host, every query crosses the network.
+    """
+
+    def __init__(self, server: WebServer) -> None:
+        self.server = server
+        self._db = None
+        self._cache = None
+
+    @property
+    def db(self):
+        if self._db is None:
+            database = self.server.database
+            if database is None:
+                raise ConfigError(f"web server {self.server.name!r} has no database attached")
+            self._db = _RemoteConnection(database.connect(), self.server)
+        return self._db
+
+    @property
+    def cache(self):
+        if self._cache is None:
+            if self.server.cache is None:
+                raise ConfigError(f"web server {self.server.name!r} has no cache attached")
+            self._cache = self.server.cache.client()
+        return self._cache
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+
+class _RemoteConnection:
+    """A database connection seen from a web server: each query pays a round trip when remote."""
+
+    def __init__(self, conn, server: WebServer) -> None:
+        self._conn = conn
+        self._server = server
+
+    def execute(self, sql, params=None):
+        net, here, there = self._server.network, self._server.host, self._conn.node.host
+        if net is not None:
+            net.hop(here, there)
+        result = self._conn.execute(sql, params)
+        if net is not None:
+            net.hop(there, here)
+        return result
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class WebServer(Node):
+    """A web/app server: ``workers`` threads serving a bounded queue with ``handler``."""
+
+    kind = "web"
+
+    def __init__(
+        self,
+        name: str,
+        handler: Handler,
+        *,
+        workers: int = 4,
+        queue_size: int = 1024,
+        service_time: float = 0.0,
+        database=None,
+        cache=None,
+        network=None,
+        host: str | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        super().__init__(name, host=host, clock=clock)
+        check_positive(f"{name}: workers", workers, integer=True)
+        check_positive(f"{name}: queue_size", queue_size, integer=True)
+        check_positive(f"{name}: service_time", service_time, allow_zero=True)
+        if not callable(handler):
+            raise ConfigError(f"{name}: the handler must be callable (request, ctx) -> Response, got {handler!r}")
+        self.handler = handler
+        self.workers = workers
+        self.service_time = float(service_time)
+        self.database = database
+        self.cache = cache
+        self.network = network
+        self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
+        self._threads = [
+            threading.Thread(target=self._serve, name=f"{name}-worker-{i}", daemon=True) for i in range(workers)
+        ]
+        for t in self._threads:
+            t.start()
+        self._stopped = False
+
+    @property
+    def queue_depth(self) -> int:
+        return self._queue.qsize()
+
+    def submit(self, request: Request) -> Future:
+        """Queue a request; the future resolves to its :class:`Response`.
+
+        Raises :class:`NodeDown` if this server has crashed and :class:`Overloaded` if its queue is full.
+        """
+        self.ensure_up()
+        future: Future = Future()
+        try:
+            self._queue.put_nowait((request, future, self.clock.now()))
+        except queue.Full:
+            self.metrics.counter("rejected").inc()
+            raise Overloaded(f"web server {self.name!r} rejected a request: its queue of {self._queue.maxsize} is full")
+        return future
+
+    def handle(self, request: Request, timeout: float | None = None) -> Response:
+        """Submit ``request`` and wait for its response."""
+        return self.submit(request).result(timeout)
+
+    def _serve(self) -> None:
+        ctx = Context(self)
+        try:
+            while True:
+                item = self._queue.get()
+                if item is None:
+                    return
+                request, future, enqueued = item
+                if not future.set_running_or_notify_cancel():
+                    continue
+                started = self.clock.now()
+                try:
+                    self.ensure_up()
+                    self.work(self.service_time)
+                    response = self._respond(request, ctx)
+                except NodeDown as exc:  # crashed while the request waited: the connection drops
+                    future.set_exception(exc)
+                    self.metrics.counter("dropped").inc()
+                    continue
+                self._record(response.status, enqueued, started)
+                future.set_result(response)
+        finally:
+            ctx.close()
+
+    def _respond(self, request: Request, ctx: Context) -> Response:
+        try:
+            response = self.handler(request, ctx)
+        except Exception as exc:  # a handler bug is a 500 for that request, not a dead worker
+            self.metrics.counter("handler_exceptions").inc()
+            return Response.json({"error": f"internal server error ({type(exc).__name__})"}, 500)
+        if not isinstance(response, Response):
+            self.metrics.counter("handler_exceptions").inc()
+            return Response.json({"error": f"handler returned {type(response).__name__}, not a Response"}, 500)
+        return response
+
+    def _record(self, status: int, enqueued: float, started: float) -> None:
+        done = self.clock.now()
+        m = self.metrics
+        m.counter("requests").inc()
+        m.counter(f"status_{status // 100}xx").inc()
+        m.histogram("queue_wait").record(max(0.0, started - enqueued))
+        m.histogram("service_time").record(max(0.0, done - started))
+        m.histogram("latency").record(max(0.0, done - enqueued))
+        m.series("completions").add(done)
+        if status >= 500:
+            m.counter("errors").inc()
+            m.series("errors").add(done)
+
+    def stop(self) -> None:
+        """Finish queued requests, then end the worker threads."""
+        if self._stopped:
+            return
+        self._stopped = True
+        for _ in self._threads:
+            self._queue.put(None)
+        for t in self._threads:
+            t.join()

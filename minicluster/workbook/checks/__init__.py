@@ -1,0 +1,1 @@
+"""Checkers, one module per stage; :mod:`.base` holds what they share."""

@@ -1,0 +1,187 @@
+"""Checkers of Stage 1: ``01.handler`` and ``01.capacity``."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import tempfile
+from pathlib import Path
+
+from ...load import closed_loop
+from ...stages.single_server import create_users
+from ...storage import DatabaseNode
+from ...web import Request, Response, WebServer
+from .base import Checker, Failure, describe
+
+_USERS = 60
+
+
+class _RecordingConnection:
+    """The learner's ``db``: a real DuckDB connection that also remembers every statement sent."""
+
+    def __init__(self, conn) -> None:
+        self._conn = conn
+        self.statements: list[tuple[str, object]] = []
+
+    def execute(self, sql, params=None):
+        self.statements.append((sql, params))
+        return self._conn.execute(sql, params)
+
+
+class HandlerCheck(Checker):
+    """``get_user(request, db)``: 200 / 404 / 400, JSON every time, the id only ever a parameter."""
+
+    exercise_id = "01.handler"
+    known_ids = ("1", "37", "60")
+    unknown_ids = ("61", "999999")
+    malformed_ids = (
+        "abc",
+        "12abc",
+        "",
+        "1.5",
+        "-3",
+        " 7",
+        "٣",  # an Arabic-Indic three: int() accepts it, a URL id should not
+        "9" * 19,
+        "1 OR 1=1",
+        "1; DROP TABLE users; --",
+    )
+
+    def verify(self, get_user) -> list[str]:
+        if not callable(get_user):
+            raise Failure(f"expected a function get_user(request, db), got {describe(get_user)}")
+        with tempfile.TemporaryDirectory(prefix="check-01-handler-") as folder:
+            db = DatabaseNode("db", Path(folder) / "users.duckdb")
+            try:
+                create_users(db, _USERS, seed=7)
+                users = {str(r[0]): {"id": r[0], "name": r[1], "email": r[2]} for r in db.execute("SELECT * FROM users")}
+                with db.connect() as conn:
+                    for raw in self.known_ids:
+                        data = self._ask(get_user, conn, raw, 200)
+                        if data != users[raw]:
+                            raise Failure(
+                                f"GET /users/{raw}: the body was {describe(data)}; expected the user's "
+                                f"id, name and email as a JSON object with exactly those keys"
+                            )
+                    for raw in self.unknown_ids:
+                        self._ask(get_user, conn, raw, 404)
+                    for raw in self.malformed_ids:
+                        self._ask(get_user, conn, raw, 400)
+                        if db.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'users'") != [(1,)]:
+                            raise Failure(f"GET /users/{raw!r} dropped the users table: the id reached the SQL text")
+            finally:
+                db.close()
+        return [
+            f"200 with the right user as JSON for ids {', '.join(self.known_ids)}",
+            f"404 for ids that do not exist ({', '.join(self.unknown_ids)})",
+            f"400 for {len(self.malformed_ids)} malformed ids, including SQL injection attempts",
+            "every response is application/json, and the id always travels as a query parameter",
+        ]
+
+    def _ask(self, get_user, conn, raw: str, expected: int):
+        """Call the handler for ``/users/{raw}``; check status, content type and JSON body."""
+        on = f"GET /users/{raw!r}"
+        db = _RecordingConnection(conn)
+        request = Request("GET", f"/users/{raw}", path_params={"id": raw})
+        response = self.call(get_user, request, db, on=on)
+        if response is None:
+            raise Failure(f"{on}: get_user returned None — did you forget a `return`?")
+        if not isinstance(response, Response):
+            raise Failure(f"{on}: get_user returned {describe(response)}; return a Response (e.g. Response.json(...))")
+        if response.status != expected:
+            raise Failure(f"{on}: status {response.status!r}, expected {expected} ({_WHY[expected]})")
+        content_type = (response.content_type or "").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            raise Failure(f"{on}: Content-Type was {response.content_type!r}; a JSON API answers application/json")
+        try:
+            data = json.loads(response.body)
+        except (TypeError, ValueError):
+            raise Failure(f"{on}: the body {describe(response.body)} is not valid JSON") from None
+        if expected != 200 and not (isinstance(data, dict) and "error" in data):
+            raise Failure(f"{on}: an error response should say what went wrong as {{\"error\": ...}}, got {describe(data)}")
+        self._check_parameters(on, raw, db.statements)
+        return data
+
+    @staticmethod
+    def _check_parameters(on: str, raw: str, statements) -> None:
+        if len(raw) < 2 or not raw.isdigit():
+            return  # a one-digit id could match any number in the SQL; longer ones cannot by chance
+        literal = re.compile(rf"(?<![0-9]){raw}(?![0-9])")
+        for sql, params in statements:
+            if literal.search(str(sql)):
+                raise Failure(
+                    f"{on}: the id {raw} appears inside the SQL text {describe(sql)} — put a ? placeholder "
+                    "there and pass the id as a parameter, or a crafted id can rewrite your query"
+                )
+
+
+_WHY = {
+    200: "the user exists",
+    404: "the id is well-formed but no user has it",
+    400: "the id is not 1 to 18 ASCII digits",
+}
+
+
+class CapacityCheck(Checker):
+    """``capacity(workers, service_time_s, think_time_s)`` against known answers and a measured server."""
+
+    exercise_id = "01.capacity"
+    #: (workers, service_time_s, think_time_s) -> (max_throughput, knee_users); 1% tolerance.
+    cases = (
+        ((1, 0.1, 0.0), (10.0, 1.0)),
+        ((8, 0.01, 0.0), (800.0, 8.0)),
+        ((4, 0.05, 0.15), (80.0, 16.0)),
+        ((16, 0.002, 0.0), (8000.0, 16.0)),
+        ((2, 0.1, 0.9), (20.0, 20.0)),
+        ((3, 0.25, 0.25), (12.0, 6.0)),
+    )
+    measured = {"workers": 4, "service_time": 0.02, "users": 24, "duration": 0.6}
+    #: The estimate may be this much above (overheads) or below the measured throughput.
+    band = (0.8, 1.35)
+
+    def verify(self, capacity) -> list[str]:
+        if not callable(capacity):
+            raise Failure(f"expected a function capacity(workers, service_time_s, think_time_s), got {describe(capacity)}")
+        for (workers, service, think), (tput, knee) in self.cases:
+            on = f"capacity(workers={workers}, service_time_s={service}, think_time_s={think})"
+            got = self._estimate(capacity, workers, service, think, on)
+            if not math.isclose(got[0], tput, rel_tol=0.01):
+                raise Failure(f"{on}: max_throughput {got[0]:g} req/s is off; how many requests does one worker finish per second?")
+            if not math.isclose(got[1], knee, rel_tol=0.01):
+                raise Failure(f"{on}: knee_users {got[1]:g} is off; how busy does one user keep a worker when it also thinks?")
+        m = self.measured
+        estimate = self._estimate(capacity, m["workers"], m["service_time"], 0.0, "capacity(measured server)")[0]
+        measured = self._measure()
+        ratio = estimate / measured
+        if not self.band[0] <= ratio <= self.band[1]:
+            raise Failure(
+                f"for {m['workers']} workers and {m['service_time'] * 1000:g} ms per request you estimated "
+                f"{estimate:.0f} req/s, but a real server measured {measured:.0f} req/s"
+            )
+        return [
+            f"max_throughput and knee_users match {len(self.cases)} worked examples",
+            "the estimate agrees with a server measured under saturating load",
+        ]
+
+    def _estimate(self, capacity, workers, service, think, on):
+        got = self.call(capacity, workers, service, think, on=on)
+        if got is None:
+            raise Failure(f"{on}: returned None — did you forget a `return`?")
+        ok = isinstance(got, (tuple, list)) and len(got) == 2
+        if not ok or not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in got):
+            raise Failure(f"{on}: returned {describe(got)}; return two numbers, (max_throughput, knee_users)")
+        return got
+
+    def _measure(self) -> float:
+        m = self.measured
+        server = WebServer(
+            "capacity-check", lambda request, ctx: Response.json({}), workers=m["workers"], service_time=m["service_time"]
+        )
+        try:
+            result = closed_loop(
+                lambda key: server.handle(Request("GET", "/")), users=m["users"], duration=m["duration"]
+            )
+        finally:
+            server.stop()
+        return result.throughput
