@@ -278,16 +278,16 @@ def open_loop(
             slots.release()
 
     with ThreadPoolExecutor(max_workers=max_in_flight, thread_name_prefix="arrival") as pool:
-        next_at = recorder.start
         end = recorder.start + duration
-        while True:
-            next_at += rng.expovariate(rate) if poisson else 1 / rate
+        next_at = recorder.start + (rng.expovariate(rate) if poisson else 0.0)
+        for arrival in itertools.count(1):
             if next_at >= end:
                 break
             clock.sleep(next_at - clock.now())
             key = keys.sample(rng)
             if not slots.acquire(blocking=False):
                 recorder.end(recorder.begin(), ClientBacklog(f"more than {max_in_flight} requests in flight"))
-                continue
-            pool.submit(one, key, recorder.begin())
+            else:
+                pool.submit(one, key, recorder.begin())
+            next_at = next_at + rng.expovariate(rate) if poisson else recorder.start + arrival / rate
     return recorder.finish()

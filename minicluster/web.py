@@ -225,12 +225,15 @@ class WebServer(Node):
                     self.ensure_up()
                     self.work(self.service_time)
                     response = self._respond(request, ctx)
+                    self._record(response.status, enqueued, started)
                 except NodeDown as exc:  # crashed while the request waited: the connection drops
-                    future.set_exception(exc)
                     self.metrics.counter("dropped").inc()
-                    continue
-                self._record(response.status, enqueued, started)
-                future.set_result(response)
+                    future.set_exception(exc)
+                except BaseException as exc:  # never leave a caller waiting on a dead worker
+                    future.set_exception(exc)
+                    raise
+                else:
+                    future.set_result(response)
         finally:
             ctx.close()
 
@@ -253,10 +256,10 @@ class WebServer(Node):
         m.histogram("queue_wait").record(max(0.0, started - enqueued))
         m.histogram("service_time").record(max(0.0, done - started))
         m.histogram("latency").record(max(0.0, done - enqueued))
-        m.series("completions").add(done)
+        m.series("completion_times").add(done)
         if status >= 500:
             m.counter("errors").inc()
-            m.series("errors").add(done)
+            m.series("error_times").add(done)
 
     def stop(self) -> None:
         """Finish queued requests, then end the worker threads."""

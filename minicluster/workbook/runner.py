@@ -31,8 +31,13 @@ def _interrupt(thread: threading.Thread) -> None:
         ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(_Stop))
 
 
-def call_with_timeout(fn: Callable[..., Any], *args: Any, timeout: float = 5.0, **kwargs: Any) -> Any:
-    """``fn(*args, **kwargs)``, re-raising what it raises, or :class:`LearnerTimeout` after ``timeout`` s."""
+def call_with_timeout(
+    fn: Callable[..., Any], *args: Any, timeout: float = 5.0, grace: float = 2.0, **kwargs: Any
+) -> Any:
+    """``fn(*args, **kwargs)``, re-raising what it raises, or :class:`LearnerTimeout` after ``timeout`` s.
+
+    After a timeout, waits up to ``grace`` more seconds for the interrupted code to stop.
+    """
     outcome: dict[str, Any] = {}
     done = threading.Event()
 
@@ -50,6 +55,9 @@ def call_with_timeout(fn: Callable[..., Any], *args: Any, timeout: float = 5.0, 
     thread.start()
     if not done.wait(timeout):
         _interrupt(thread)
+        # Give the interrupted code a moment to unwind, so the checker can close what it lent it
+        # (a DuckDB connection refuses to close while a query of the runaway thread is running).
+        done.wait(grace)
         raise LearnerTimeout(timeout)
     if "error" in outcome:
         raise outcome["error"]

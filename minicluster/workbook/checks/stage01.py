@@ -61,7 +61,7 @@ class HandlerCheck(Checker):
                         data = self._ask(get_user, conn, raw, 200)
                         if data != users[raw]:
                             raise Failure(
-                                f"GET /users/{raw}: the body was {describe(data)}; expected the user's "
+                                f"{_request_line(raw)}: the body was {describe(data)}; expected the user's "
                                 f"id, name and email as a JSON object with exactly those keys"
                             )
                     for raw in self.unknown_ids:
@@ -69,7 +69,7 @@ class HandlerCheck(Checker):
                     for raw in self.malformed_ids:
                         self._ask(get_user, conn, raw, 400)
                         if db.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'users'") != [(1,)]:
-                            raise Failure(f"GET /users/{raw!r} dropped the users table: the id reached the SQL text")
+                            raise Failure(f"{_request_line(raw)} dropped the users table: the id reached the SQL text")
             finally:
                 db.close()
         return [
@@ -81,7 +81,7 @@ class HandlerCheck(Checker):
 
     def _ask(self, get_user, conn, raw: str, expected: int):
         """Call the handler for ``/users/{raw}``; check status, content type and JSON body."""
-        on = f"GET /users/{raw!r}"
+        on = _request_line(raw)
         db = _RecordingConnection(conn)
         request = Request("GET", f"/users/{raw}", path_params={"id": raw})
         response = self.call(get_user, request, db, on=on)
@@ -114,6 +114,11 @@ class HandlerCheck(Checker):
                     f"{on}: the id {raw} appears inside the SQL text {describe(sql)} — put a ? placeholder "
                     "there and pass the id as a parameter, or a crafted id can rewrite your query"
                 )
+
+
+def _request_line(raw: str) -> str:
+    """``GET /users/37`` for plain ids; quoted when spaces or odd characters would hide in the text."""
+    return f"GET /users/{raw}" if raw.isascii() and raw.isalnum() else f"GET /users/{raw!r}"
 
 
 _WHY = {

@@ -1,0 +1,49 @@
+"""Regenerate the stored outputs of the notebooks: ``python -m minicluster.workbook.notebooks [NAME ...]``.
+
+Each notebook runs top to bottom against ``solutions/`` (as under the test suite) and is saved with
+its new outputs. The test suite then checks, with nbval, that running the code gives those outputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from .trees import project_root
+
+
+def regenerate(path: Path, timeout: int = 300) -> float:
+    """Execute ``path`` in place; returns the seconds it took."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    os.environ["MINICLUSTER_TREE"] = "solutions"
+    notebook = nbformat.read(path, as_version=4)
+    started = time.perf_counter()
+    NotebookClient(notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    elapsed = time.perf_counter() - started
+    nbformat.write(notebook, path)
+    return elapsed
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("names", nargs="*", help="notebook files or name prefixes (default: all)")
+    args = p.parse_args(argv)
+    folder = project_root() / "notebooks"
+    paths = sorted(folder.glob("*.ipynb"))
+    if args.names:
+        paths = [p for p in paths if any(p.name.startswith(n) or p.name == Path(n).name for n in args.names)]
+    if not paths:
+        print(f"no notebook matches {args.names}", file=sys.stderr)
+        return 2
+    for path in paths:
+        print(f"{path.name}: {regenerate(path):.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

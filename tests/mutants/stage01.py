@@ -1,0 +1,281 @@
+"""Wrong answers to Stage 1's exercises, each one a mistake a learner could make."""
+
+import json
+import time
+
+from minicluster import Response
+
+COLUMNS = "SELECT id, name, email FROM users WHERE id = ?"
+
+
+def _lookup(db, user_id):
+    row = db.execute(COLUMNS, [user_id]).fetchone()
+    return None if row is None else dict(zip(("id", "name", "email"), row))
+
+
+def _valid(raw):
+    return raw.isascii() and raw.isdigit() and len(raw) <= 18
+
+
+# -- 01.handler ---------------------------------------------------------------------------------
+def sql_by_string_formatting(request, db):
+    """Validates the id, then formats it into the SQL text: safe today, an injection tomorrow."""
+    raw = request.path_params["id"]
+    if not _valid(raw):
+        return Response.json({"error": "bad id"}, 400)
+    row = db.execute(f"SELECT id, name, email FROM users WHERE id = {raw}").fetchone()
+    if row is None:
+        return Response.json({"error": "not found"}, 404)
+    return Response.json(dict(zip(("id", "name", "email"), row)))
+
+
+def injectable(request, db):
+    """No validation and string formatting: '1 OR 1=1' returns somebody."""
+    raw = request.path_params["id"]
+    try:
+        row = db.execute(f"SELECT id, name, email FROM users WHERE id = {raw}").fetchone()
+    except Exception:
+        return Response.json({"error": "bad id"}, 400)
+    if row is None:
+        return Response.json({"error": "not found"}, 404)
+    return Response.json(dict(zip(("id", "name", "email"), row)))
+
+
+def crash_on_unknown(request, db):
+    """fetchone() is None for an unknown id and indexing it raises: a 500 in production."""
+    raw = request.path_params["id"]
+    if not _valid(raw):
+        return Response.json({"error": "bad id"}, 400)
+    row = db.execute(COLUMNS, [int(raw)]).fetchone()
+    return Response.json({"id": row[0], "name": row[1], "email": row[2]})
+
+
+def status_500_on_unknown(request, db):
+    raw = request.path_params["id"]
+    if not _valid(raw):
+        return Response.json({"error": "bad id"}, 400)
+    user = _lookup(db, int(raw))
+    return Response.json(user) if user else Response.json({"error": "not found"}, 500)
+
+
+def status_200_on_unknown(request, db):
+    raw = request.path_params["id"]
+    if not _valid(raw):
+        return Response.json({"error": "bad id"}, 400)
+    return Response.json(_lookup(db, int(raw)) or {})
+
+
+def no_400_int_raises(request, db):
+    """int('abc') raises ValueError: a 500 instead of a 400."""
+    user = _lookup(db, int(request.path_params["id"]))
+    return Response.json(user) if user else Response.json({"error": "not found"}, 404)
+
+
+def int_as_validator(request, db):
+    """int() accepts ' 7', '-3' and Unicode digits, so they slip through as well-formed."""
+    try:
+        user_id = int(request.path_params["id"])
+    except ValueError:
+        return Response.json({"error": "bad id"}, 400)
+    user = _lookup(db, user_id)
+    return Response.json(user) if user else Response.json({"error": "not found"}, 404)
+
+
+def unicode_digits_accepted(request, db):
+    """str.isdigit() is true for '٣': missing the isascii() part."""
+    raw = request.path_params["id"]
+    if not (raw.isdigit() and len(raw) <= 18):
+        return Response.json({"error": "bad id"}, 400)
+    user = _lookup(db, int(raw))
+    return Response.json(user) if user else Response.json({"error": "not found"}, 404)
+
+
+def no_length_limit(request, db):
+    """A 19-digit id overflows BIGINT inside DuckDB: a 500 instead of a 400."""
+    raw = request.path_params["id"]
+    if not (raw.isascii() and raw.isdigit()):
+        return Response.json({"error": "bad id"}, 400)
+    user = _lookup(db, int(raw))
+    return Response.json(user) if user else Response.json({"error": "not found"}, 404)
+
+
+def not_found_for_malformed(request, db):
+    raw = request.path_params["id"]
+    user = _lookup(db, int(raw)) if _valid(raw) else None
+    return Response.json(user) if user else Response.json({"error": "not found"}, 404)
+
+
+def text_plain_content_type(request, db):
+    raw = request.path_params["id"]
+    if not _valid(raw):
+        return Response(400, json.dumps({"error": "bad id"}), {"Content-Type": "application/json"})
+    user = _lookup(db, int(raw))
+    if user is None:
+        return Response(404, json.dumps({"error": "not found"}), {"Content-Type": "application/json"})
+    return Response(200, json.dumps(user), {"Content-Type": "text/plain"})
+
+
+def plain_text_errors(request, db):
+    raw = request.path_params["id"]
+    if not _valid(raw):
+        return Response(400, "bad id", {"Content-Type": "text/plain"})
+    user = _lookup(db, int(raw))
+    return Response.json(user) if user else Response(404, "not found", {"Content-Type": "text/plain"})
+
+
+def error_without_message(request, db):
+    raw = request.path_params["id"]
+    if not _valid(raw):
+        return Response.json(None, 400)
+    user = _lookup(db, int(raw))
+    return Response.json(user) if user else Response.json(None, 404)
+
+
+def returns_a_dict(request, db):
+    raw = request.path_params["id"]
+    return {"status": 200, "body": _lookup(db, int(raw)) if _valid(raw) else None}
+
+
+def forgets_return(request, db):
+    raw = request.path_params["id"]
+    if _valid(raw):
+        Response.json(_lookup(db, int(raw)))
+
+
+def wrong_keys(request, db):
+    raw = request.path_params["id"]
+    if not _valid(raw):
+        return Response.json({"error": "bad id"}, 400)
+    user = _lookup(db, int(raw))
+    if user is None:
+        return Response.json({"error": "not found"}, 404)
+    return Response.json({"user_id": user["id"], "name": user["name"], "email": user["email"]})
+
+
+def id_as_string(request, db):
+    raw = request.path_params["id"]
+    if not _valid(raw):
+        return Response.json({"error": "bad id"}, 400)
+    user = _lookup(db, int(raw))
+    if user is None:
+        return Response.json({"error": "not found"}, 404)
+    return Response.json({**user, "id": raw})
+
+
+def always_the_first_user(request, db):
+    raw = request.path_params["id"]
+    if not _valid(raw):
+        return Response.json({"error": "bad id"}, 400)
+    row = db.execute("SELECT id, name, email FROM users ORDER BY id LIMIT 1").fetchone()
+    if int(raw) > 60:
+        return Response.json({"error": "not found"}, 404)
+    return Response.json(dict(zip(("id", "name", "email"), row)))
+
+
+def hangs_on_unknown(request, db):
+    raw = request.path_params["id"]
+    if not _valid(raw):
+        return Response.json({"error": "bad id"}, 400)
+    user = _lookup(db, int(raw))
+    while user is None:
+        user = _lookup(db, int(raw))
+    return Response.json(user)
+
+
+# -- 01.capacity --------------------------------------------------------------------------------
+def workers_times_service(workers, service_time_s, think_time_s=0.0):
+    return workers * service_time_s, workers * (service_time_s + think_time_s) / service_time_s
+
+
+def ignores_workers(workers, service_time_s, think_time_s=0.0):
+    return 1 / service_time_s, workers * (service_time_s + think_time_s) / service_time_s
+
+
+def milliseconds_confusion(workers, service_time_s, think_time_s=0.0):
+    return workers / (service_time_s * 1000), workers * (service_time_s + think_time_s) / service_time_s
+
+
+def knee_ignores_think_time(workers, service_time_s, think_time_s=0.0):
+    return workers / service_time_s, float(workers)
+
+
+def knee_from_think_time_only(workers, service_time_s, think_time_s=0.0):
+    return workers / service_time_s, workers * think_time_s / service_time_s
+
+
+def knee_adds_instead_of_scaling(workers, service_time_s, think_time_s=0.0):
+    return workers / service_time_s, workers + think_time_s / service_time_s
+
+
+def swapped(workers, service_time_s, think_time_s=0.0):
+    return workers * (service_time_s + think_time_s) / service_time_s, workers / service_time_s
+
+
+def only_throughput(workers, service_time_s, think_time_s=0.0):
+    return workers / service_time_s
+
+
+def returns_none(workers, service_time_s, think_time_s=0.0):
+    workers / service_time_s
+
+
+def memorised_examples(workers, service_time_s, think_time_s=0.0):
+    """Right on every worked example the checker might list, wrong everywhere else."""
+    table = {
+        (1, 0.1, 0.0): (10.0, 1.0),
+        (8, 0.01, 0.0): (800.0, 8.0),
+        (4, 0.05, 0.15): (80.0, 16.0),
+        (16, 0.002, 0.0): (8000.0, 16.0),
+        (2, 0.1, 0.9): (20.0, 20.0),
+        (3, 0.25, 0.25): (12.0, 6.0),
+    }
+    return table.get((workers, service_time_s, think_time_s), (1.0, 1.0))
+
+
+def sleeps_forever(workers, service_time_s, think_time_s=0.0):
+    while True:
+        time.sleep(0.01)
+
+
+MUTANTS = {
+    "01.handler": {
+        f.__name__: f
+        for f in (
+            sql_by_string_formatting,
+            injectable,
+            crash_on_unknown,
+            status_500_on_unknown,
+            status_200_on_unknown,
+            no_400_int_raises,
+            int_as_validator,
+            unicode_digits_accepted,
+            no_length_limit,
+            not_found_for_malformed,
+            text_plain_content_type,
+            plain_text_errors,
+            error_without_message,
+            returns_a_dict,
+            forgets_return,
+            wrong_keys,
+            id_as_string,
+            always_the_first_user,
+            hangs_on_unknown,
+        )
+    },
+    "01.capacity": {
+        f.__name__: f
+        for f in (
+            workers_times_service,
+            ignores_workers,
+            milliseconds_confusion,
+            knee_ignores_think_time,
+            knee_from_think_time_only,
+            knee_adds_instead_of_scaling,
+            swapped,
+            only_throughput,
+            returns_none,
+            memorised_examples,
+            sleeps_forever,
+        )
+    },
+}

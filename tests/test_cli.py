@@ -1,0 +1,120 @@
+"""The learner's terminal loop, run in a copy of the workbook so the real exercises stay untouched."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from minicluster.workbook.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def workbook(tmp_path, monkeypatch):
+    for tree in ("exercises", "solutions"):
+        shutil.copytree(ROOT / tree, tmp_path / tree)
+    monkeypatch.setenv("MINICLUSTER_ROOT", str(tmp_path))
+    monkeypatch.delenv("MINICLUSTER_TREE", raising=False)
+    monkeypatch.delenv("MINICLUSTER_STATE", raising=False)
+    return tmp_path
+
+
+def run(capsys, *args):
+    code = main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def solve(workbook, path):
+    shutil.copyfile(workbook / "solutions" / path, workbook / "exercises" / path)
+
+
+def test_status_starts_with_nothing_attempted(workbook, capsys):
+    code, out, _ = run(capsys, "status")
+    assert code == 0
+    assert "01.handler   stage 1  not attempted  hints 0/4" in out
+    assert "01.capacity  stage 1  not attempted  hints 0/4" in out
+    assert out.rstrip().endswith("0/2 exercises passed")
+
+
+def test_check_stub_then_solution_then_solution_unlocks(workbook, capsys):
+    code, out, _ = run(capsys, "check", "01.handler")
+    assert code == 1
+    assert "01.handler: not attempted yet" in out and "exercises/01_single_server/handler.py" in out
+    code, out, _ = run(capsys, "solution", "01.handler")
+    assert code == 1 and "opens once you pass it" in out and "def get_user" not in out
+
+    solve(workbook, "01_single_server/handler.py")
+    code, out, _ = run(capsys, "check", "01.handler")
+    assert code == 0
+    assert "✅ 01.handler: passed" in out and "solution unlocked" in out
+    code, out, _ = run(capsys, "solution", "01.handler")
+    assert code == 0 and "def get_user" in out
+    code, out, _ = run(capsys, "status")
+    assert "01.handler   stage 1  passed" in out and "1/2 exercises passed" in out
+    assert (workbook / ".minicluster" / "progress.json").is_file()
+
+
+def test_check_all_reports_each_in_order(workbook, capsys):
+    solve(workbook, "01_single_server/capacity.py")
+    code, out, _ = run(capsys, "check")
+    assert code == 1
+    assert out.index("01.handler: not attempted") < out.index("01.capacity: passed")
+
+
+def test_hints_come_one_more_at_a_time(workbook, capsys):
+    outputs = [run(capsys, "hint", "01.handler")[1] for _ in range(5)]
+    assert "hint 1/4:" in outputs[0] and "hint 2/4:" not in outputs[0]
+    assert "hint 2/4:" in outputs[1] and "hint 1/4:" in outputs[1]
+    assert "that was the last hint" in outputs[3]
+    assert outputs[4] == outputs[3]
+    assert "hints 4/4" in run(capsys, "status")[1]
+
+
+def test_reset_restores_the_stub_and_keeps_the_learners_version(workbook, capsys):
+    target = workbook / "exercises" / "01_single_server" / "handler.py"
+    stub = target.read_text()
+    target.write_text("def get_user(request, db):\n    return 'my work'\n")
+    code, out, _ = run(capsys, "reset", "01.handler")
+    assert code == 0 and "saved as .minicluster/backups/01.handler-1.py" in out
+    assert target.read_text() == stub
+    assert "my work" in (workbook / ".minicluster" / "backups" / "01.handler-1.py").read_text()
+
+
+def test_bad_input_is_one_line_with_exit_code_2(workbook, capsys):
+    code, out, err = run(capsys, "check", "01.handlr")
+    assert code == 2 and err == "minicluster: no exercise '01.handlr'; did you mean '01.handler'?\n"
+    code, _, err = run(capsys, "tour", "--stage", "99")
+    assert code == 2 and "no tour for stage 99" in err
+
+
+def test_corrupt_progress_file_is_set_aside(workbook, capsys):
+    state = workbook / ".minicluster" / "progress.json"
+    state.parent.mkdir()
+    state.write_text("{not json")
+    code, out, _ = run(capsys, "status")
+    assert code == 0 and "0/2 exercises passed" in out
+    assert (state.parent / "progress.json.bad").read_text() == "{not json"
+
+
+def test_console_script_runs_as_a_program(workbook):
+    done = subprocess.run(
+        [sys.executable, "-m", "minicluster", "status"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "01.handler" in done.stdout
+
+
+def test_tour_prints_stage_one(capsys, monkeypatch):
+    from minicluster import tour
+    from minicluster.stages import single_server
+
+    monkeypatch.setitem(tour.STAGES, 1, ("Single server", lambda: single_server.headline(duration=0.2)))
+    code, out, _ = run(capsys, "tour", "--stage", "1")
+    assert code == 0
+    assert "== Stage 1: Single server ==" in out
+    assert "knee:" in out and "req/s" in out
+    assert len([line for line in out.splitlines() if line.strip().split(" ")[0].isdigit()]) == 7

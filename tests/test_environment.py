@@ -1,0 +1,62 @@
+"""The three ways to set up (pip, conda, CI) ask for the same packages and run the same command."""
+
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+#: conda-forge names that differ from PyPI's.
+CONDA_TO_PYPI = {"python-duckdb": "duckdb", "redis-py": "redis"}
+#: extras expand to these packages on conda-forge.
+EXTRAS = {"fakeredis[lua]": ["fakeredis", "lupa"]}
+
+
+def split(requirement):
+    name, spec = re.match(r"^([A-Za-z0-9_.\-\[\]]+)\s*(.*)$", requirement.strip()).groups()
+    return name.lower(), spec.replace(" ", "")
+
+
+def pyproject_requirements():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = {}
+    for requirement in project["dependencies"] + project["optional-dependencies"]["test"]:
+        name, spec = split(requirement)
+        for expanded in EXTRAS.get(name, [name]):
+            wanted[expanded] = spec if expanded == name.split("[")[0] else ""
+    return wanted
+
+
+def conda_requirements():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    found = {}
+    for dep in env["dependencies"]:
+        if isinstance(dep, str) and dep != "pip" and not re.match(r"^python\b[^-]", dep):
+            name, spec = split(dep)
+            found[CONDA_TO_PYPI.get(name, name)] = spec
+    return env, found
+
+
+def test_environment_yml_lists_the_pyproject_packages_with_the_same_bounds():
+    env, found = conda_requirements()
+    assert env["name"] == "minicluster"
+    assert "conda-forge" in env["channels"]
+    assert found == pyproject_requirements()
+
+
+def test_environment_yml_python_matches_requires_python():
+    env, _ = conda_requirements()
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    assert f"python{requires}" in env["dependencies"]
+    pip_section = next(d for d in env["dependencies"] if isinstance(d, dict))
+    assert pip_section["pip"] == ["--no-deps", "-e ."], "conda installs the packages; pip only adds the project"
+
+
+def test_readme_and_ci_run_the_same_two_commands():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    test_command = 'pip install -e ".[test]" && pytest'
+    assert "pip install -e . && jupyter lab notebooks/" in readme
+    assert test_command in readme
+    assert test_command in ci

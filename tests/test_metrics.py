@@ -1,0 +1,130 @@
+import math
+import threading
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from minicluster.errors import ConfigError
+from minicluster.metrics import Counter, Histogram, Metrics, TimeSeries, merge_histograms
+
+
+def exact_percentile(values, p):
+    ordered = sorted(values)
+    rank = max(1, math.ceil(p / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.floats(min_value=1e-6, max_value=1e4, allow_nan=False), min_size=1, max_size=300),
+    st.sampled_from([0.0, 1.0, 50.0, 90.0, 99.0, 99.9, 100.0]),
+)
+def test_percentiles_are_within_the_relative_accuracy(values, p):
+    h = Histogram(0.01)
+    for v in values:
+        h.record(v)
+    exact = exact_percentile(values, p)
+    assert h.percentile(p) == pytest.approx(exact, rel=0.0101)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.floats(min_value=0, max_value=1e3), min_size=1, max_size=100),
+    st.lists(st.floats(min_value=0, max_value=1e3), min_size=1, max_size=100),
+)
+def test_merging_histograms_equals_recording_everything_in_one(a, b):
+    ha, hb, both = Histogram(), Histogram(), Histogram()
+    for v in a:
+        ha.record(v)
+        both.record(v)
+    for v in b:
+        hb.record(v)
+        both.record(v)
+    merged = ha.merge(hb)
+    assert merged.count == both.count == len(a) + len(b)
+    assert merged.percentiles() == both.percentiles()
+    assert merged.max == both.max and merged.min == both.min
+    assert ha.count == len(a), "merge must not change its inputs"
+
+
+def test_percentile_of_two_servers_is_not_the_mean_of_their_percentiles():
+    fast, slow = Histogram(), Histogram()
+    for _ in range(99):
+        fast.record(0.001)
+    fast.record(0.5)
+    for _ in range(100):
+        slow.record(0.1)
+    tier = merge_histograms([fast, slow])
+    assert tier.percentile(99) == pytest.approx(0.1, rel=0.01)
+    assert (fast.percentile(99) + slow.percentile(99)) / 2 == pytest.approx(0.0505, rel=0.02)
+
+
+def test_empty_histogram_and_bad_values():
+    h = Histogram()
+    assert math.isnan(h.percentile(50)) and math.isnan(h.mean)
+    with pytest.raises(ValueError, match="-1"):
+        h.record(-1)
+    with pytest.raises(ValueError, match="nan"):
+        h.record(float("nan"))
+    with pytest.raises(ValueError, match="101"):
+        h.percentile(101)
+    with pytest.raises(ConfigError, match="accuracy"):
+        Histogram(1.5)
+
+
+def test_zeros_are_counted():
+    h = Histogram()
+    for v in (0, 0, 0, 1.0):
+        h.record(v)
+    assert h.percentile(50) == 0.0
+    assert h.percentile(100) == pytest.approx(1.0, rel=0.01)
+
+
+def test_counter_is_exact_under_concurrent_increments():
+    c = Counter()
+    h = Histogram()
+    start = threading.Barrier(8)
+
+    def bump():
+        start.wait()
+        for _ in range(5000):
+            c.inc()
+            h.record(0.001)
+
+    threads = [threading.Thread(target=bump) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert c.value == 40_000
+    assert h.count == 40_000
+    with pytest.raises(ValueError):
+        c.inc(-1)
+
+
+def test_time_series_buckets():
+    s = TimeSeries()
+    for t in (0.01, 0.02, 0.15, 0.31):
+        s.add(t, 2.0)
+    starts, sums = s.bucketed(0.1, 0.0, 0.4)
+    assert starts == pytest.approx([0.0, 0.1, 0.2, 0.3])
+    assert sums == [4.0, 2.0, 0.0, 2.0]
+    _, counts = s.bucketed(0.1, 0.0, 0.4, how="count")
+    assert counts == [2.0, 1.0, 0.0, 1.0]
+    _, means = s.bucketed(0.1, 0.0, 0.4, how="mean")
+    assert means[0] == 2.0 and math.isnan(means[2])
+    with pytest.raises(ValueError, match="how"):
+        s.bucketed(0.1, 0.0, 0.4, how="median")
+
+
+def test_metrics_registry_creates_once_and_rejects_kind_clash():
+    m = Metrics()
+    m.counter("requests").inc(3)
+    assert m.counter("requests").value == 3
+    m.histogram("latency").record(0.25)
+    with pytest.raises(TypeError, match="requests"):
+        m.histogram("requests")
+    snap = m.snapshot()
+    assert snap["requests"] == 3
+    assert snap["latency"]["count"] == 1

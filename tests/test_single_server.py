@@ -1,0 +1,35 @@
+from minicluster import Cluster
+from minicluster.stages import single_server
+
+
+def test_stage_serves_users_with_cache_aside():
+    with Cluster(seed=3) as c:
+        stage = single_server.build(c, users=50, workers=2, service_time=0.0)
+        first = stage.client.get("http://api.mysite.com/users/7")
+        assert first.status == 200 and first.data()["id"] == 7
+        queries = stage.db.metrics.counter("queries").value
+        assert stage.client.get("http://api.mysite.com/users/7").body == first.body
+        assert stage.db.metrics.counter("queries").value == queries, "the second read is a cache hit"
+        assert stage.client.get("http://api.mysite.com/users/51").status == 404
+        assert stage.client.get("http://api.mysite.com/users/x").status == 400
+
+
+def test_users_are_deterministic_from_the_seed():
+    def names(seed):
+        with Cluster(seed=seed) as c:
+            stage = single_server.build(c, users=20, workers=1)
+            return stage.db.execute("SELECT name FROM users ORDER BY id")
+
+    assert names(1) == names(1) != names(2)
+
+
+def test_sweep_shows_concurrency_then_a_ceiling():
+    sweep = single_server.sweep(users=(1, 4, 32), workers=4, service_time=0.01, duration=0.4)
+    one, four, many = (r.throughput for r in sweep.results)
+    # Generous bounds: 4 users on 4 workers run in parallel (ideal 4x), 32 users cannot beat 4 workers.
+    assert four > 2.5 * one
+    assert many < 1.5 * four
+    assert sweep.capacity == 400
+    assert sweep.knee() in (4, 32)
+    assert all(r.errors == 0 for r in sweep.results)
+    assert "users" in single_server.format_table(sweep.table())

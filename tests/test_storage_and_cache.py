@@ -1,0 +1,116 @@
+import threading
+
+import pytest
+import redis
+
+from minicluster.cache import CacheNode
+from minicluster.errors import ConfigError, NodeDown, TooManyConnections
+from minicluster.storage import DatabaseNode
+
+
+@pytest.fixture
+def db(tmp_path):
+    node = DatabaseNode("db", tmp_path / "db.duckdb", max_connections=3)
+    node.execute("CREATE TABLE t (id BIGINT, v VARCHAR)")
+    yield node
+    node.close()
+
+
+def test_bulk_load_and_query(db):
+    assert db.bulk_load("t", {"id": range(10_000), "v": [f"v{i}" for i in range(10_000)]}) == 10_000
+    assert db.execute("SELECT count(*), sum(id) FROM t") == [(10_000, sum(range(10_000)))]
+    assert db.execute("SELECT v FROM t WHERE id = ?", [1234]) == [("v1234",)]
+
+
+def test_bulk_load_rejects_bad_input(db):
+    with pytest.raises(ConfigError, match="different lengths"):
+        db.bulk_load("t", {"id": [1, 2], "v": ["a"]})
+    with pytest.raises(ConfigError, match="t; DROP"):
+        db.bulk_load("t; DROP", {"id": [1]})
+
+
+def test_connection_cap_is_enforced_and_released(db):
+    conns = [db.connect() for _ in range(3)]
+    with pytest.raises(TooManyConnections, match="max_connections=3"):
+        db.connect()
+    assert db.metrics.counter("refused_connections").value == 1
+    conns[0].close()
+    conns[0].close()  # closing twice frees one slot, not two
+    with db.connect():
+        pass
+    with pytest.raises(ZeroDivisionError):
+        with db.connect():
+            raise ZeroDivisionError
+    assert db.open_connections == 2
+    for c in conns[1:]:
+        c.close()
+    assert db.open_connections == 0
+
+
+def test_each_thread_reads_its_own_rows(db):
+    db.bulk_load("t", {"id": range(2000), "v": [str(i) for i in range(2000)]})
+    errors = []
+    start = threading.Barrier(3)
+
+    def reader(offset):
+        with db.connect() as conn:
+            start.wait()
+            for i in range(offset, 2000, 3):
+                got = conn.execute("SELECT v FROM t WHERE id = ?", [i]).fetchone()
+                if got != (str(i),):
+                    errors.append((i, got))
+
+    threads = [threading.Thread(target=reader, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert db.metrics.counter("queries").value >= 2000
+
+
+def test_crashed_database_refuses_and_keeps_committed_rows(tmp_path):
+    path = tmp_path / "db.duckdb"
+    db = DatabaseNode("db", path)
+    db.execute("CREATE TABLE t (id BIGINT)")
+    db.bulk_load("t", {"id": [1, 2, 3]})
+    conn = db.connect()
+    db.crash()
+    with pytest.raises(NodeDown, match="database 'db' is down"):
+        conn.execute("SELECT 1")
+    with pytest.raises(NodeDown):
+        db.connect()
+    db.recover()
+    assert conn.execute("SELECT count(*) FROM t").fetchone() == (3,)
+    conn.close()
+    db.close()
+    reopened = DatabaseNode("db", path)
+    assert reopened.execute("SELECT count(*) FROM t") == [(3,)]
+    reopened.close()
+
+
+def test_bad_database_config(tmp_path):
+    with pytest.raises(ConfigError, match="max_connections must be an integer > 0, got 0"):
+        DatabaseNode("db", tmp_path / "x.duckdb", max_connections=0)
+
+
+def test_cache_clients_share_one_server_and_crash_loses_data():
+    cache = CacheNode("cache")
+    a, b = cache.client(), cache.client()
+    a.set("user:1", "Ada", ex=60)
+    assert b.get("user:1") == "Ada"
+    assert 0 < b.ttl("user:1") <= 60
+    other = CacheNode("cache2").client()
+    assert other.get("user:1") is None, "two cache nodes share nothing"
+    cache.crash()
+    with pytest.raises(NodeDown):
+        cache.client()
+    with pytest.raises(redis.exceptions.ConnectionError):
+        a.get("user:1")
+    cache.recover()
+    assert cache.client().get("user:1") is None, "a crashed cache comes back empty"
+
+
+def test_bad_cache_url():
+    with pytest.raises(ConfigError, match="http://localhost"):
+        CacheNode("cache", url="http://localhost")
