@@ -54,7 +54,9 @@ class Cluster:
         self.workdir = Path(tempfile.mkdtemp(prefix="minicluster-")) if workdir is None else Path(workdir)
         if not self._owns_workdir and not self.workdir.is_dir():
             raise ConfigError(f"workdir {str(self.workdir)!r} is not an existing directory")
-        self.network = Network(seed=derive_seed(seed, "network"), clock=self.clock, default_latency=latency, jitter=jitter)
+        self.network = Network(
+            seed=derive_seed(seed, "network"), clock=self.clock, default_latency=latency, jitter=jitter
+        )
         self.dns = DNS(ttl=dns_ttl, clock=self.clock)
         self.nemesis = Nemesis(self.clock)
         self.nodes: dict[str, Node] = {}

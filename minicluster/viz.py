@@ -106,7 +106,9 @@ def plot_sweep(
     return fig
 
 
-def plot_timeline(result: LoadResult, *, faults: Iterable[FaultEvent] = (), width: float = 0.1, title: str | None = None):
+def plot_timeline(
+    result: LoadResult, *, faults: Iterable[FaultEvent] = (), width: float = 0.1, title: str | None = None
+):
     """Successful requests/s and error rate over time, with fault events marked."""
     end = max(result.elapsed, width)
     t, ok = result.completions.bucketed(width, 0.0, end, how="count")

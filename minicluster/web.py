@@ -203,7 +203,9 @@ class WebServer(Node):
             self._queue.put_nowait((request, future, self.clock.now()))
         except queue.Full:
             self.metrics.counter("rejected").inc()
-            raise Overloaded(f"web server {self.name!r} rejected a request: its queue of {self._queue.maxsize} is full")
+            raise Overloaded(
+                f"web server {self.name!r} rejected a request: its queue of {self._queue.maxsize} is full"
+            ) from None
         return future
 
     def handle(self, request: Request, timeout: float | None = None) -> Response:

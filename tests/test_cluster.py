@@ -1,18 +1,12 @@
 import pytest
 
 from minicluster import Cluster, Response, Router
-from minicluster.errors import ConfigError, NodeDown, UnknownHost
-from minicluster.viz import plot_sweep, plot_timeline
-from minicluster.load import closed_loop
+from minicluster.errors import ConfigError, UnknownHost
 
 
-def echo_router():
-    return Router().route("GET", "/echo/{word}", lambda req, ctx: Response.json({"word": req.path_params["word"]}))
-
-
-def test_request_path_through_dns_network_and_server():
+def test_request_path_through_dns_network_and_server(echo_router):
     with Cluster(seed=1, latency=0.0) as c:
-        web = c.add_web_server("web", echo_router())
+        web = c.add_web_server("web", echo_router)
         c.expose("api.mysite.com", web)
         client = c.client()
         assert client.get("http://api.mysite.com/echo/hi").data() == {"word": "hi"}
@@ -33,7 +27,9 @@ def test_web_server_uses_its_database_across_the_network():
         handler = Router().route(
             "GET",
             "/kv/{k}",
-            lambda req, ctx: Response.json(ctx.db.execute("SELECT v FROM kv WHERE k = ?", [req.path_params["k"]]).fetchone()),
+            lambda req, ctx: Response.json(
+                ctx.db.execute("SELECT v FROM kv WHERE k = ?", [req.path_params["k"]]).fetchone()
+            ),
         )
         web = c.add_web_server("web", handler, host="web-host", database=db)
         c.expose("api.mysite.com", web)
@@ -57,7 +53,7 @@ def test_given_workdir_is_kept(tmp_path):
     assert (tmp_path / "orders.duckdb").exists()
 
 
-def test_bad_cluster_config_gives_one_clear_line():
+def test_bad_cluster_config_gives_one_clear_line(echo_router):
     with pytest.raises(ConfigError, match="seed must be an integer, got '42'"):
         Cluster(seed="42")
     with pytest.raises(ConfigError, match="not an existing directory"):
@@ -67,7 +63,7 @@ def test_bad_cluster_config_gives_one_clear_line():
         with pytest.raises(ConfigError, match="already a node named 'db'"):
             c.add_database("db")
         with pytest.raises(ConfigError, match="database must be a DatabaseNode"):
-            c.add_web_server("web", echo_router(), database="db")
+            c.add_web_server("web", echo_router, database="db")
         with pytest.raises(ConfigError, match="no node named 'dbb' \\(nodes: db\\)"):
             c.node("dbb")
         err = ConfigError("x")
@@ -78,40 +74,3 @@ def test_rng_is_derived_from_the_seed():
     with Cluster(seed=5) as a, Cluster(seed=5) as b, Cluster(seed=6) as d:
         assert a.rng("x").random() == b.rng("x").random() != d.rng("x").random()
         assert a.rng("x").random() != a.rng("y").random()
-
-
-def test_diagram_shows_topology_and_health():
-    with Cluster() as c:
-        db = c.add_database("db", host="server1")
-        web = c.add_web_server("web", echo_router(), host="server1", database=db, workers=3)
-        c.expose("api.mysite.com", web)
-        before = c.diagram()
-        c.nemesis.crash(db)
-        after = c.diagram("after")
-        bundle = after._repr_mimebundle_()
-        assert set(bundle) == {"text/vnd.mermaid", "text/plain"}
-        assert 'subgraph n_host_server1["host server1"]' in before.mermaid
-        assert 'n_web -->|"SQL"| n_db' in before.mermaid
-        assert "style n_db fill:#d8f0dc" in before.mermaid
-        assert "style n_db fill:#f8d4d4" in after.mermaid
-        assert "db (database, down)" in after.text
-        assert "web · 3 workers · up" in after.mermaid
-        assert after.mermaid.startswith("---\ntitle: after")
-
-
-def test_plots_carry_the_measurements():
-    with Cluster(latency=0.0) as c:
-        web = c.add_web_server("web", echo_router())
-        c.expose("a.b", web)
-        client = c.client()
-        results = [closed_loop(lambda k: client.get("http://a.b/echo/x"), users=u, requests_per_user=5) for u in (1, 2)]
-        c.nemesis.crash(web)
-        down = closed_loop(lambda k: client.get("http://a.b/echo/x"), users=1, requests_per_user=3)
-    fig = plot_sweep([1, 2], results, knee=2)
-    left, right = fig.axes
-    assert list(left.lines[0].get_ydata()) == [r.throughput for r in results]
-    assert len(right.lines) >= 2
-    timeline = plot_timeline(down, faults=c.nemesis.events)
-    assert down.error_kinds == {"NodeDown": 3}
-    assert len(timeline.axes) == 2
-    assert max(timeline.axes[1].lines[0].get_ydata()) == 100.0

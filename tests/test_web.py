@@ -59,43 +59,42 @@ def test_workers_serve_in_parallel(servers):
     assert [f.result(timeout=10).status for f in futures] == [200] * 4
 
 
-def test_full_queue_rejects(servers):
-    release = threading.Event()
-    started = threading.Event()
+class Gate:
+    """A handler that holds its worker until released, and says when a request entered service."""
 
-    def handler(req, ctx):
-        started.set()
-        release.wait(10)
+    def __init__(self):
+        self.started = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, req, ctx):
+        self.started.set()
+        self.release.wait(10)
         return Response.json({})
 
-    server = servers(handler, workers=1, queue_size=2)
+
+def test_full_queue_rejects(servers):
+    gate = Gate()
+    server = servers(gate, workers=1, queue_size=2)
     first = server.submit(Request("GET", "/"))
-    started.wait(10)
+    gate.started.wait(10)
     queued = [server.submit(Request("GET", "/")) for _ in range(2)]
     with pytest.raises(Overloaded, match="queue of 2 is full"):
         server.submit(Request("GET", "/"))
-    release.set()
+    gate.release.set()
     assert all(f.result(10).status == 200 for f in [first, *queued])
     assert server.metrics.counter("rejected").value == 1
 
 
 def test_crash_refuses_new_and_drops_queued_requests(servers):
-    release = threading.Event()
-    started = threading.Event()
-
-    def handler(req, ctx):
-        started.set()
-        release.wait(10)
-        return Response.json({})
-
-    server = servers(handler, workers=1)
+    gate = Gate()
+    server = servers(gate, workers=1)
     in_service = server.submit(Request("GET", "/"))
-    started.wait(10)
+    gate.started.wait(10)
     waiting = server.submit(Request("GET", "/"))
     server.crash()
     with pytest.raises(NodeDown):
         server.submit(Request("GET", "/"))
-    release.set()
+    gate.release.set()
     assert in_service.result(10).status == 200, "a request already in service completes"
     with pytest.raises(NodeDown):
         waiting.result(10)

@@ -44,7 +44,15 @@ def _cmd_hint(args) -> int:
 
 def _cmd_status(args) -> int:
     progress = Progress()
-    rows = [(e.id, f"stage {e.stage}", _STATUS_WORDS[progress.status(e.id)], f"hints {progress.hints_seen(e.id)}/{len(e.hints)}") for e in catalog.exercises()]
+    rows = [
+        (
+            e.id,
+            f"stage {e.stage}",
+            _STATUS_WORDS[progress.status(e.id)],
+            f"hints {progress.hints_seen(e.id)}/{len(e.hints)}",
+        )
+        for e in catalog.exercises()
+    ]
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())

@@ -23,7 +23,9 @@ def regenerate(path: Path, timeout: int = 300) -> float:
     os.environ["MINICLUSTER_TREE"] = "solutions"
     notebook = nbformat.read(path, as_version=4)
     started = time.perf_counter()
-    NotebookClient(notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    NotebookClient(
+        notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    ).execute()
     elapsed = time.perf_counter() - started
     nbformat.write(notebook, path)
     return elapsed

@@ -1,0 +1,40 @@
+from minicluster import Cluster
+from minicluster.load import closed_loop
+from minicluster.viz import plot_sweep, plot_timeline
+
+
+def test_diagram_shows_topology_and_health(echo_router):
+    with Cluster() as c:
+        db = c.add_database("db", host="server1")
+        web = c.add_web_server("web", echo_router, host="server1", database=db, workers=3)
+        c.expose("api.mysite.com", web)
+        before = c.diagram()
+        c.nemesis.crash(db)
+        after = c.diagram("after")
+        bundle = after._repr_mimebundle_()
+        assert set(bundle) == {"text/vnd.mermaid", "text/plain"}
+        assert 'subgraph n_host_server1["host server1"]' in before.mermaid
+        assert 'n_web -->|"SQL"| n_db' in before.mermaid
+        assert "style n_db fill:#d8f0dc" in before.mermaid
+        assert "style n_db fill:#f8d4d4" in after.mermaid
+        assert "db (database, down)" in after.text
+        assert "web · 3 workers · up" in after.mermaid
+        assert after.mermaid.startswith("---\ntitle: after")
+
+
+def test_plots_carry_the_measurements(echo_router):
+    with Cluster(latency=0.0) as c:
+        web = c.add_web_server("web", echo_router)
+        c.expose("a.b", web)
+        client = c.client()
+        results = [closed_loop(lambda k: client.get("http://a.b/echo/x"), users=u, requests_per_user=5) for u in (1, 2)]
+        c.nemesis.crash(web)
+        down = closed_loop(lambda k: client.get("http://a.b/echo/x"), users=1, requests_per_user=3)
+    fig = plot_sweep([1, 2], results, knee=2)
+    left, right = fig.axes
+    assert list(left.lines[0].get_ydata()) == [r.throughput for r in results]
+    assert len(right.lines) >= 2
+    timeline = plot_timeline(down, faults=c.nemesis.events)
+    assert down.error_kinds == {"NodeDown": 3}
+    assert len(timeline.axes) == 2
+    assert max(timeline.axes[1].lines[0].get_ydata()) == 100.0
