@@ -83,22 +83,29 @@ def plot_sweep(
     *,
     xlabel: str = "concurrent users",
     knee: float | None = None,
+    ceiling: float | None = None,
     title: str | None = None,
 ):
-    """Throughput (left) and p50/p99 latency (right) against a swept parameter."""
+    """Throughput (left) and p50/p99 latency (right) against a swept parameter.
+
+    ``knee`` draws a vertical line at that x; ``ceiling`` a horizontal one at the theoretical maximum.
+    """
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
-    left.plot(xs, [r.throughput for r in results], "o-", color="#1f77b4")
+    left.plot(xs, [r.throughput for r in results], "o-", color="#1f77b4", label="measured")
+    if ceiling is not None:
+        left.axhline(ceiling, color="#c62828", linestyle="--", label="ceiling")
     left.set_ylabel("throughput (requests/s)")
     right.plot(xs, [r.latency.percentile(50) * 1000 for r in results], "o-", label="p50")
     right.plot(xs, [r.latency.percentile(99) * 1000 for r in results], "s--", label="p99")
     right.set_ylabel("latency (ms)")
-    right.legend()
     for ax in (left, right):
         ax.set_xlabel(xlabel)
         ax.set_xscale("log", base=2)
+        ax.set_xticks(list(xs), labels=[f"{x:g}" for x in xs])
         ax.grid(alpha=0.3)
         if knee is not None:
             ax.axvline(knee, color="grey", linestyle=":", label="knee")
+        ax.legend()
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -33,3 +33,12 @@ def test_sweep_shows_concurrency_then_a_ceiling():
     assert sweep.knee() in (4, 32)
     assert all(r.errors == 0 for r in sweep.results)
     assert "users" in single_server.format_table(sweep.table())
+
+
+def test_playground_runs_the_chosen_configuration(capsys):
+    box = single_server.playground(seed=1)
+    workers, service, users, run, _ = box.children
+    workers.value, service.value, users.value = 2, 5, 2
+    run.click()
+    printed = capsys.readouterr().out
+    assert "ceiling 400 req/s" in printed and "measured" in printed

@@ -30,10 +30,11 @@ def test_plots_carry_the_measurements(echo_router):
         results = [closed_loop(lambda k: client.get("http://a.b/echo/x"), users=u, requests_per_user=5) for u in (1, 2)]
         c.nemesis.crash(web)
         down = closed_loop(lambda k: client.get("http://a.b/echo/x"), users=1, requests_per_user=3)
-    fig = plot_sweep([1, 2], results, knee=2)
+    fig = plot_sweep([1, 2], results, knee=2, ceiling=500)
     left, right = fig.axes
     assert list(left.lines[0].get_ydata()) == [r.throughput for r in results]
     assert len(right.lines) >= 2
+    assert any(list(line.get_ydata()) == [500, 500] for line in left.lines), "the ceiling is drawn"
     timeline = plot_timeline(down, faults=c.nemesis.events)
     assert down.error_kinds == {"NodeDown": 3}
     assert len(timeline.axes) == 2

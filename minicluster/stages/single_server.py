@@ -132,6 +132,36 @@ def sweep(
     return Sweep(list(users), results, workers, service_time)
 
 
+def playground(seed: int = 42):
+    """Sliders for workers, service time and users, and a button that runs one short load test.
+
+    For the notebook: turning a knob and seeing the queue appear teaches the knee faster than
+    editing numbers in code. Returns the ipywidgets box to display.
+    """
+    import ipywidgets as w
+
+    workers = w.IntSlider(value=8, min=1, max=32, description="workers")
+    service = w.FloatSlider(value=10, min=1, max=50, step=1, description="service ms")
+    users = w.IntSlider(value=16, min=1, max=128, description="users")
+    run = w.Button(description="run 0.5 s of load", button_style="primary")
+    out = w.Output()
+
+    def on_click(_button) -> None:
+        with out:
+            out.clear_output()
+            result = sweep(
+                (users.value,), workers=workers.value, service_time=service.value / 1000, duration=0.5, seed=seed
+            )
+            row = result.table()[0]
+            print(
+                f"ceiling {result.capacity:.0f} req/s · measured {row['throughput']:.0f} req/s · "
+                f"p50 {row['p50_ms']:.1f} ms · p99 {row['p99_ms']:.1f} ms"
+            )
+
+    run.on_click(on_click)
+    return w.VBox([workers, service, users, run, out])
+
+
 def format_table(rows: list[dict[str, float]]) -> str:
     """A fixed-width table of sweep rows, for the terminal."""
     header = f"{'users':>6} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'L':>6} {'λ·W':>6} {'errors':>6}"
