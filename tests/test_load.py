@@ -137,3 +137,28 @@ def test_manual_clock_think_time_is_not_slept():
     result = closed_loop(lambda k: Response(200), users=1, requests_per_user=10, think_time=1.0, clock=clock)
     assert result.completed == 10
     assert clock.now() == pytest.approx(10.0)
+
+
+def test_poisson_arrivals_are_seeded():
+    class RecordingClock(ManualClock):
+        """Notes the time of every arrival: the arrival loop sleeps until each one."""
+
+        def __init__(self):
+            super().__init__()
+            self.arrivals = []
+
+        def sleep(self, seconds):
+            super().sleep(seconds)
+            self.arrivals.append(self.now())
+
+    def arrivals(seed):
+        clock = RecordingClock()
+        result = open_loop(lambda k: Response(200), rate=100, duration=1.0, seed=seed, clock=clock)
+        assert result.completed == len(clock.arrivals)
+        return clock.arrivals
+
+    first = arrivals(3)
+    assert first == arrivals(3) != arrivals(4)
+    gaps = [b - a for a, b in zip(first, first[1:])]
+    assert 60 < len(first) < 140
+    assert min(gaps) < 0.002 < 0.03 < max(gaps), "exponential gaps: many short, a few long"
