@@ -18,15 +18,18 @@ import random
 import shutil
 import tempfile
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from .balancers import Balancer
 from .cache import CacheNode
 from .clock import Clock, RealClock
 from .dns import DNS, Resolver
 from .errors import ConfigError, check_positive
 from .faults import Nemesis
 from .load import derive_seed
+from .loadbalancer import HealthCheck, LoadBalancer
 from .network import Network
 from .nodes import Node
 from .storage import DatabaseNode
@@ -63,6 +66,8 @@ class Cluster:
         #: Who talks to whom, for the architecture diagram: ``(from, to, label)``.
         self.links: list[tuple[str, str, str]] = []
         self._addresses: dict[str, Node] = {}
+        #: Running health checks, by balancer name (stopped by close()).
+        self.health_checks: dict[str, HealthCheck] = {}
         self._lock = threading.Lock()
         self._closed = False
 
@@ -83,7 +88,13 @@ class Cluster:
             raise ConfigError(f"there is already a node named {name!r}")
 
     def add_database(
-        self, name: str = "db", *, host: str | None = None, max_connections: int = 100, query_time: float = 0.0
+        self,
+        name: str = "db",
+        *,
+        host: str | None = None,
+        max_connections: int = 100,
+        query_time: float = 0.0,
+        cores: int | None = None,
     ) -> DatabaseNode:
         """A DuckDB database stored in ``<workdir>/<name>.duckdb``."""
         self._check_new(name)
@@ -92,6 +103,7 @@ class Cluster:
             self.workdir / f"{name}.duckdb",
             max_connections=max_connections,
             query_time=query_time,
+            cores=cores,
             host=host,
             clock=self.clock,
         )
@@ -138,6 +150,30 @@ class Cluster:
             self.links.append((name, cache.name, "GET / SET"))
         return server
 
+    def add_load_balancer(
+        self,
+        name: str,
+        backends: Iterable[Node] = (),
+        *,
+        policy: Balancer | None = None,
+        host: str | None = None,
+        health_check: bool = True,
+        interval: float = 0.1,
+        probe_timeout: float = 0.05,
+        fall: int = 2,
+        rise: int = 2,
+    ) -> LoadBalancer:
+        """A load balancer in front of ``backends``, probing them every ``interval`` s when ``health_check``."""
+        self._check_new(name)
+        balancer = LoadBalancer(name, policy, network=self.network, host=host, clock=self.clock)
+        self._add(balancer)
+        for server in backends:
+            balancer.add_backend(server)
+        if health_check:
+            check = HealthCheck(balancer, interval=interval, timeout=probe_timeout, fall=fall, rise=rise)
+            self.health_checks[name] = check.start()
+        return balancer
+
     def expose(self, hostname: str, *nodes: Node) -> None:
         """Publish ``nodes`` under ``hostname`` in DNS (each gets a public address)."""
         if not nodes:
@@ -180,6 +216,8 @@ class Cluster:
         if self._closed:
             return
         self._closed = True
+        for check in self.health_checks.values():
+            check.stop()
         for node in self.nodes.values():
             if isinstance(node, WebServer):
                 node.stop()

@@ -102,6 +102,8 @@ class LoadResult:
     statuses: collections.Counter = field(default_factory=collections.Counter)
     completions: TimeSeries = field(default_factory=TimeSeries)
     failures: TimeSeries = field(default_factory=TimeSeries)
+    #: ``(t, latency)`` of every response, to see latency move over time.
+    latencies: TimeSeries = field(default_factory=TimeSeries)
     in_flight_samples: list[int] = field(default_factory=list)
 
     @property
@@ -175,6 +177,7 @@ class _Recorder:
                 r.errors += 1
                 r.error_kinds[kind] += 1
         r.latency.record(max(0.0, now - sent))
+        r.latencies.add(now - self.start, max(0.0, now - sent))
         r.completions.add(now - self.start)
         if kind is not None:
             r.failures.add(now - self.start)
@@ -291,3 +294,48 @@ def open_loop(
                 pool.submit(one, key, recorder.begin())
             next_at = next_at + rng.expovariate(rate) if poisson else recorder.start + arrival / rate
     return recorder.finish()
+
+
+_COLUMNS = {
+    "throughput": ("req/s", "{:>8.0f}"),
+    "p50_ms": ("p50 ms", "{:>8.1f}"),
+    "p99_ms": ("p99 ms", "{:>8.1f}"),
+    "L": ("L", "{:>6.1f}"),
+    "lambda_W": ("λ·W", "{:>6.1f}"),
+    "errors": ("errors", "{:>6}"),
+}
+
+
+@dataclass
+class Sweep:
+    """One load run per value of a parameter (users, workers, servers...), and what they show."""
+
+    parameter: str
+    values: list
+    results: list[LoadResult]
+    #: The theoretical maximum throughput, when the experiment has one.
+    ceiling: float | None = None
+
+    @property
+    def best(self) -> float:
+        return max(r.throughput for r in self.results)
+
+    def knee(self, fraction: float = 0.9):
+        """The smallest value at which throughput reaches ``fraction`` of the best measured."""
+        return next(v for v, r in zip(self.values, self.results) if r.throughput >= fraction * self.best)
+
+    def table(self) -> list[dict[str, float]]:
+        rows = []
+        for value, r in zip(self.values, self.results):
+            measured_l, little = r.littles_law()
+            rows.append({self.parameter: value, **r.row(), "L": measured_l, "lambda_W": little})
+        return rows
+
+    def format(self) -> str:
+        """The table as fixed-width text, for the terminal and notebooks."""
+        width = max(6, len(self.parameter))
+        lines = [f"{self.parameter:>{width}} " + " ".join(f"{h:>{len(f.format(0))}}" for h, f in _COLUMNS.values())]
+        for row in self.table():
+            cells = " ".join(fmt.format(row[key]) for key, (_, fmt) in _COLUMNS.items())
+            lines.append(f"{row[self.parameter]:>{width}} {cells}")
+        return "\n".join(lines)

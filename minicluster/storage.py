@@ -12,6 +12,7 @@ therefore hands out a fresh cursor per connection; give every thread its own.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 from collections.abc import Mapping, Sequence
@@ -51,12 +52,13 @@ class DatabaseConnection:
         node = self.node
         node.ensure_up()
         started = node.clock.now()
-        node.work(node.query_time)
-        try:
-            return self._cursor.execute(sql, params) if params is not None else self._cursor.execute(sql)
-        finally:
-            node.metrics.counter("queries").inc()
-            node.metrics.histogram("query_latency").record(node.clock.now() - started)
+        with node._core():
+            node.work(node.query_time)
+            try:
+                return self._cursor.execute(sql, params) if params is not None else self._cursor.execute(sql)
+            finally:
+                node.metrics.counter("queries").inc()
+                node.metrics.histogram("query_latency").record(node.clock.now() - started)
 
     def close(self) -> None:
         if not self._closed:
@@ -72,7 +74,12 @@ class DatabaseConnection:
 
 
 class DatabaseNode(Node):
-    """A database server: a DuckDB file, a connection cap and an injectable per-query service time."""
+    """A database server: a DuckDB file, a connection cap, and an injectable per-query service time.
+
+    ``query_time`` is CPU the server spends per query and ``cores`` how many queries it can spend it
+    on at once; together they set the database's ceiling, ``cores / query_time`` queries per second,
+    which is what eventually stops vertical scaling of the web tier in Stage 2.
+    """
 
     kind = "database"
 
@@ -83,6 +90,7 @@ class DatabaseNode(Node):
         *,
         max_connections: int = 100,
         query_time: float = 0.0,
+        cores: int | None = None,
         host: str | None = None,
         clock: Clock | None = None,
     ) -> None:
@@ -90,11 +98,20 @@ class DatabaseNode(Node):
         check_positive(f"{name}: max_connections", max_connections, integer=True)
         check_positive(f"{name}: query_time", query_time, allow_zero=True)
         self.path = Path(path)
+        if cores is not None:
+            check_positive(f"{name}: cores", cores, integer=True)
         self.max_connections = max_connections
         self.query_time = float(query_time)
+        #: How many queries run at once; the rest wait for a core (None: no limit).
+        self.cores = cores
+        self._cores = threading.BoundedSemaphore(cores) if cores else None
         self._root = duckdb.connect(str(self.path))
         self._open = 0
         self._conn_lock = threading.Lock()
+
+    def _core(self):
+        """Hold one of the database's cores for a query (no limit when ``cores`` is None)."""
+        return self._cores if self._cores is not None else contextlib.nullcontext()
 
     @property
     def open_connections(self) -> int:

@@ -8,12 +8,12 @@ a plain-text fallback for terminals and older front ends.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 import matplotlib.pyplot as plt
 
 from .faults import FaultEvent
-from .load import LoadResult
+from .load import LoadResult, Sweep
 from .nodes import Health, Node
 
 _SHAPES = {"database": ("[(", ")]"), "cache": ("[(", ")]"), "web": ("[", "]"), "balancer": ("{{", "}}")}
@@ -71,25 +71,27 @@ def architecture(cluster, title: str | None = None) -> Diagram:
         lines.append(f'  {src_id} -->|"{label}"| {_mermaid_id(dst)}')
         text.append(f"  {src} -> {dst}: {label}")
     for node in cluster.nodes.values():
+        for backend in getattr(node, "backends", ()):
+            # Drawn from the balancer's live pool: an ejected backend gets a dotted, labelled arrow.
+            arrow, label = ("-->", "HTTP") if backend.healthy else ("-.->", "ejected")
+            lines.append(f'  {_mermaid_id(node.name)} {arrow}|"{label}"| {_mermaid_id(backend.name)}')
+            text.append(f"  {node.name} -> {backend.name}: {label}")
+    for node in cluster.nodes.values():
         lines.append(f"  style {_mermaid_id(node.name)} {_STYLE[node.health]}")
     if title:
         lines.insert(0, f"---\ntitle: {title}\n---")
     return Diagram("\n".join(lines), "\n".join(text))
 
 
-def plot_sweep(
-    xs: Sequence[float],
-    results: Sequence[LoadResult],
-    *,
-    xlabel: str = "concurrent users",
-    knee: float | None = None,
-    ceiling: float | None = None,
-    title: str | None = None,
-):
-    """Throughput (left) and p50/p99 latency (right) against a swept parameter.
+def plot_sweep(sweep: Sweep, *, xlabel: str | None = None, knee: bool = True, title: str | None = None):
+    """Throughput (left) and p50/p99 latency (right) against the swept parameter.
 
-    ``knee`` draws a vertical line at that x; ``ceiling`` a horizontal one at the theoretical maximum.
+    Marks the knee (a vertical line) unless ``knee=False``, and the sweep's ceiling (a horizontal line)
+    when it has one.
     """
+    xs, results, ceiling = sweep.values, sweep.results, sweep.ceiling
+    knee_at = sweep.knee() if knee else None
+    xlabel = xlabel or sweep.parameter
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
     left.plot(xs, [r.throughput for r in results], "o-", color="#1f77b4", label="measured")
     if ceiling is not None:
@@ -103,8 +105,8 @@ def plot_sweep(
         ax.set_xscale("log", base=2)
         ax.set_xticks(list(xs), labels=[f"{x:g}" for x in xs])
         ax.grid(alpha=0.3)
-        if knee is not None:
-            ax.axvline(knee, color="grey", linestyle=":", label="knee")
+        if knee_at is not None:
+            ax.axvline(knee_at, color="grey", linestyle=":", label="knee")
         ax.legend()
     if title:
         fig.suptitle(title)
@@ -114,24 +116,36 @@ def plot_sweep(
 
 
 def plot_timeline(
-    result: LoadResult, *, faults: Iterable[FaultEvent] = (), width: float = 0.1, title: str | None = None
+    result: LoadResult,
+    *,
+    faults: Iterable[FaultEvent] = (),
+    width: float = 0.1,
+    latency: bool = False,
+    title: str | None = None,
 ):
-    """Successful requests/s and error rate over time, with fault events marked."""
+    """Successful requests/s and error rate over time (and mean latency if ``latency``), events marked."""
     end = max(result.elapsed, width)
     t, ok = result.completions.bucketed(width, 0.0, end, how="count")
     _, bad = result.failures.bucketed(width, 0.0, end, how="count")
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 4.5), sharex=True)
-    top.plot(t, [(o - b) / width for o, b in zip(ok, bad)], drawstyle="steps-post")
-    top.set_ylabel("successes/s")
-    bottom.plot(t, [100 * b / o if o else 0.0 for o, b in zip(ok, bad)], drawstyle="steps-post", color="#c62828")
-    bottom.set_ylabel("errors (%)")
-    bottom.set_xlabel("seconds since start")
+    panels = 3 if latency else 2
+    fig, axes = plt.subplots(panels, 1, figsize=(9, 2.2 * panels + 0.5), sharex=True)
+    axes[0].plot(t, [(o - b) / width for o, b in zip(ok, bad)], drawstyle="steps-post")
+    axes[0].set_ylabel("successes/s")
+    axes[1].plot(t, [100 * b / o if o else 0.0 for o, b in zip(ok, bad)], drawstyle="steps-post", color="#c62828")
+    axes[1].set_ylabel("errors (%)")
+    if latency:
+        _, mean = result.latencies.bucketed(width, 0.0, end, how="mean")
+        axes[2].plot(t, [m * 1000 for m in mean], drawstyle="steps-post", color="#6a1b9a")
+        axes[2].set_ylabel("mean latency (ms)")
+    axes[-1].set_xlabel("seconds since start")
     for event in faults:
         x = event.at - result.started_at
-        for ax in (top, bottom):
+        if not 0 <= x <= end:
+            continue
+        for ax in axes:
             ax.axvline(x, color="black", linestyle="--", alpha=0.6)
-        top.annotate(f"{event.action} {event.node}", (x, 1), xycoords=("data", "axes fraction"), fontsize=8)
-    for ax in (top, bottom):
+        axes[0].annotate(f"{event.action} {event.node}", (x, 1.02), xycoords=("data", "axes fraction"), fontsize=8)
+    for ax in axes:
         ax.grid(alpha=0.3)
     if title:
         fig.suptitle(title)

@@ -29,10 +29,12 @@ def test_sweep_shows_concurrency_then_a_ceiling():
     # Generous bounds: 4 users on 4 workers run in parallel (ideal 4x), 32 users cannot beat 4 workers.
     assert four > 2.5 * one
     assert many < 1.5 * four
-    assert sweep.capacity == 400
+    assert sweep.ceiling == 400
     assert sweep.knee() in (4, 32)
     assert all(r.errors == 0 for r in sweep.results)
-    assert "users" in single_server.format_table(sweep.table())
+    text = sweep.format().splitlines()
+    assert text[0].split() == ["users", "req/s", "p50", "ms", "p99", "ms", "L", "λ·W", "errors"]
+    assert [line.split()[0] for line in text[1:]] == ["1", "4", "32"]
 
 
 def test_playground_runs_the_chosen_configuration(capsys):

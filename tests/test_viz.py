@@ -1,5 +1,5 @@
 from minicluster import Cluster
-from minicluster.load import closed_loop
+from minicluster.load import Sweep, closed_loop
 from minicluster.viz import plot_sweep, plot_timeline
 
 
@@ -30,7 +30,7 @@ def test_plots_carry_the_measurements(echo_router):
         results = [closed_loop(lambda k: client.get("http://a.b/echo/x"), users=u, requests_per_user=5) for u in (1, 2)]
         c.nemesis.crash(web)
         down = closed_loop(lambda k: client.get("http://a.b/echo/x"), users=1, requests_per_user=3)
-    fig = plot_sweep([1, 2], results, knee=2, ceiling=500)
+    fig = plot_sweep(Sweep("users", [1, 2], results, ceiling=500))
     left, right = fig.axes
     assert list(left.lines[0].get_ydata()) == [r.throughput for r in results]
     assert len(right.lines) >= 2

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 
 from ..cluster import Client, Cluster
-from ..load import LoadResult, UniformKeys, closed_loop
+from ..load import Sweep, UniformKeys, closed_loop
 from ..storage import DatabaseNode
 from ..web import Request, Response, Router, WebServer
 
@@ -83,33 +83,6 @@ def build(cluster: Cluster, *, users: int = 1000, workers: int = 8, service_time
     return SingleServer(cluster, web, db, cluster.client())
 
 
-@dataclass
-class Sweep:
-    """A load sweep: one closed-loop run per user count."""
-
-    users: list[int]
-    results: list[LoadResult]
-    workers: int
-    service_time: float
-
-    @property
-    def capacity(self) -> float:
-        """The theoretical ceiling, ``workers / service_time`` requests per second."""
-        return self.workers / self.service_time
-
-    def knee(self, fraction: float = 0.9) -> int:
-        """The fewest users at which throughput reaches ``fraction`` of the best measured."""
-        best = max(r.throughput for r in self.results)
-        return next(u for u, r in zip(self.users, self.results) if r.throughput >= fraction * best)
-
-    def table(self) -> list[dict[str, float]]:
-        rows = []
-        for u, r in zip(self.users, self.results):
-            measured_l, little = r.littles_law()
-            rows.append({"users": u, **r.row(), "L": measured_l, "lambda_W": little})
-        return rows
-
-
 def sweep(
     users: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64),
     *,
@@ -129,7 +102,7 @@ def sweep(
 
         for n in users:
             results.append(closed_loop(target, users=n, duration=duration, keys=keys, seed=seed))
-    return Sweep(list(users), results, workers, service_time)
+    return Sweep("users", list(users), results, ceiling=workers / service_time)
 
 
 def playground(seed: int = 42):
@@ -154,7 +127,7 @@ def playground(seed: int = 42):
             )
             row = result.table()[0]
             print(
-                f"ceiling {result.capacity:.0f} req/s · measured {row['throughput']:.0f} req/s · "
+                f"ceiling {result.ceiling:.0f} req/s · measured {row['throughput']:.0f} req/s · "
                 f"p50 {row['p50_ms']:.1f} ms · p99 {row['p99_ms']:.1f} ms"
             )
 
@@ -162,26 +135,15 @@ def playground(seed: int = 42):
     return w.VBox([workers, service, users, run, out])
 
 
-def format_table(rows: list[dict[str, float]]) -> str:
-    """A fixed-width table of sweep rows, for the terminal."""
-    header = f"{'users':>6} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'L':>6} {'λ·W':>6} {'errors':>6}"
-    lines = [header]
-    for r in rows:
-        lines.append(
-            f"{r['users']:>6} {r['throughput']:>8.0f} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} "
-            f"{r['L']:>6.1f} {r['lambda_W']:>6.1f} {r['errors']:>6}"
-        )
-    return "\n".join(lines)
-
-
 def headline(*, seed: int = 42, duration: float = 0.5) -> str:
     """Stage 1's result in a few lines of text (for ``minicluster tour``)."""
-    result = sweep(duration=duration, seed=seed)
+    workers, service_time = 8, 0.01
+    result = sweep(workers=workers, service_time=service_time, duration=duration, seed=seed)
     return "\n".join(
         [
-            f"One server, {result.workers} workers, {result.service_time * 1000:g} ms per request "
-            f"(ceiling {result.capacity:.0f} req/s):",
-            format_table(result.table()),
+            f"One server, {workers} workers, {service_time * 1000:g} ms per request "
+            f"(ceiling {result.ceiling:.0f} req/s):",
+            result.format(),
             f"knee: throughput stops growing at about {result.knee()} users; "
             "past it, latency grows with the queue instead.",
         ]

@@ -1,0 +1,190 @@
+"""The load balancer: one public address in front of many web servers, with health checks.
+
+Clients know only the balancer's address; it forwards each request to a backend chosen by its
+policy (:mod:`minicluster.balancers`) over the private network. A :class:`HealthCheck` probes every
+backend on a timer: after ``fall`` failed probes in a row a backend is *ejected* (no new requests),
+after ``rise`` good ones it is *re-admitted*. Between a crash and its ejection, requests sent to the
+dead server fail: that window is the error spike every failover plot shows.
+
+The balancer itself is one more node, so it is a single point of failure unless doubled.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import TimeoutError as FutureTimeout
+
+from .balancers import Backend, Balancer, NoHealthyBackend, RoundRobin, as_policy
+from .clock import Clock, RealClock
+from .errors import ConfigError, NetworkPartition, NodeDown, Overloaded, check_positive
+from .faults import FaultEvent
+from .nodes import Node
+from .web import Request, Response
+
+
+class LoadBalancer(Node):
+    """Forwards requests to healthy backends chosen by ``policy``; answers 502/503 itself on failure."""
+
+    kind = "balancer"
+
+    def __init__(
+        self,
+        name: str,
+        policy: Balancer | None = None,
+        *,
+        network=None,
+        backend_timeout: float = 10.0,
+        host: str | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        super().__init__(name, host=host, clock=clock)
+        check_positive(f"{name}: backend_timeout", backend_timeout)
+        self.policy = as_policy(policy if policy is not None else RoundRobin())
+        self.network = network
+        self.backend_timeout = backend_timeout
+        self._backends: tuple[Backend, ...] = ()
+        self._lock = threading.Lock()
+        #: Ejections and re-admissions, as events a timeline plot can mark.
+        self.events: list[FaultEvent] = []
+
+    # -- the pool ---------------------------------------------------------------------------------
+    @property
+    def backends(self) -> tuple[Backend, ...]:
+        return self._backends
+
+    def add_backend(self, server: Node, weight: int = 1) -> Backend:
+        """Start sending traffic to ``server`` (safe under load: the list is replaced, not mutated)."""
+        check_positive(f"{self.name}: weight of {server.name}", weight, integer=True)
+        if not hasattr(server, "handle"):
+            raise ConfigError(f"{self.name}: a backend must handle requests, got {server!r}")
+        with self._lock:
+            if any(b.name == server.name for b in self._backends):
+                raise ConfigError(f"{self.name}: {server.name!r} is already a backend")
+            backend = Backend(server.name, weight, True, server)
+            self._backends = (*self._backends, backend)
+        self._log("add", backend)
+        return backend
+
+    def remove_backend(self, name: str) -> None:
+        """Stop sending new requests to backend ``name``; requests it is serving finish."""
+        with self._lock:
+            kept = tuple(b for b in self._backends if b.name != name)
+            if len(kept) == len(self._backends):
+                known = ", ".join(b.name for b in self._backends) or "none"
+                raise ConfigError(f"{self.name}: no backend named {name!r} (backends: {known})")
+            removed = next(b for b in self._backends if b.name == name)
+            self._backends = kept
+        self._log("remove", removed)
+
+    def backend(self, name: str) -> Backend:
+        for b in self._backends:
+            if b.name == name:
+                return b
+        raise ConfigError(f"{self.name}: no backend named {name!r}")
+
+    def _log(self, action: str, backend: Backend) -> None:
+        with self._lock:
+            self.events.append(FaultEvent(self.clock.now(), action, backend.name))
+
+    def set_health(self, backend: Backend, healthy: bool) -> None:
+        """Eject (``False``) or re-admit (``True``) a backend; logged when it changes."""
+        if backend.healthy != healthy:
+            backend.healthy = healthy
+            self._log("readmit" if healthy else "eject", backend)
+
+    # -- serving ----------------------------------------------------------------------------------
+    def handle(self, request: Request, timeout: float | None = None) -> Response:
+        self.ensure_up()
+        m = self.metrics
+        m.counter("requests").inc()
+        try:
+            backend = self.policy.choose(self._backends, request)
+        except NoHealthyBackend as exc:
+            m.counter("no_backend").inc()
+            return Response.json({"error": str(exc)}, 503)
+        m.counter(f"to_{backend.name}").inc()
+        try:
+            return self._forward(backend, request, timeout)
+        finally:
+            release = getattr(self.policy, "release", None)
+            if release is not None:
+                release(backend, request)
+
+    def _forward(self, backend: Backend, request: Request, timeout: float | None) -> Response:
+        server = backend.server
+        net = self.network
+        try:
+            if net is not None:
+                net.hop(self.host, server.host)
+            response = server.handle(request, timeout=min(timeout or self.backend_timeout, self.backend_timeout))
+            if net is not None:
+                net.hop(server.host, self.host)
+            return response
+        except (NodeDown, NetworkPartition, Overloaded, FutureTimeout) as exc:
+            self.metrics.counter("backend_errors").inc()
+            reason = type(exc).__name__ if not str(exc) else str(exc)
+            return Response.json({"error": f"bad gateway: {backend.name}: {reason}"}, 502)
+
+
+class HealthCheck:
+    """Probes every backend of a balancer and ejects or re-admits them.
+
+    Call :meth:`probe_all` for one round (tests drive it by hand), or :meth:`start` a background
+    thread that runs a round every ``interval`` seconds until :meth:`stop`.
+    """
+
+    def __init__(
+        self,
+        balancer: LoadBalancer,
+        *,
+        interval: float = 0.1,
+        timeout: float = 0.05,
+        fall: int = 2,
+        rise: int = 2,
+        path: str = "/healthz",
+        clock: Clock | None = None,
+    ) -> None:
+        check_positive("health check interval", interval)
+        check_positive("health check timeout", timeout)
+        check_positive("fall", fall, integer=True)
+        check_positive("rise", rise, integer=True)
+        self.balancer = balancer
+        self.interval, self.timeout, self.fall, self.rise, self.path = interval, timeout, fall, rise, path
+        self.clock: Clock = clock or RealClock()
+        self._streak: dict[str, int] = {}  # > 0: successes in a row, < 0: failures in a row
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def probe(self, backend: Backend) -> bool:
+        """One probe: a response below 500 within the timeout."""
+        try:
+            response = backend.server.handle(Request("GET", self.path, client="health-check"), timeout=self.timeout)
+        except Exception:  # any failure to answer is an unhealthy answer
+            return False
+        return response.status < 500
+
+    def probe_all(self) -> None:
+        for backend in self.balancer.backends:
+            ok = self.probe(backend)
+            streak = self._streak.get(backend.name, 0)
+            streak = max(streak, 0) + 1 if ok else min(streak, 0) - 1
+            self._streak[backend.name] = streak
+            if streak <= -self.fall:
+                self.balancer.set_health(backend, False)
+            elif streak >= self.rise:
+                self.balancer.set_health(backend, True)
+
+    def start(self) -> HealthCheck:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=f"{self.balancer.name}-health", daemon=True)
+            self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.probe_all()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
