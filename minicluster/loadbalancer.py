@@ -44,7 +44,8 @@ class LoadBalancer(Node):
         self.backend_timeout = backend_timeout
         self._backends: tuple[Backend, ...] = ()
         self._lock = threading.Lock()
-        #: Ejections and re-admissions, as events a timeline plot can mark.
+        self._changed = threading.Condition(self._lock)
+        #: Backends added, removed, ejected and re-admitted, as events a timeline plot can mark.
         self.events: list[FaultEvent] = []
 
     # -- the pool ---------------------------------------------------------------------------------
@@ -54,9 +55,9 @@ class LoadBalancer(Node):
 
     def add_backend(self, server: Node, weight: int = 1) -> Backend:
         """Start sending traffic to ``server`` (safe under load: the list is replaced, not mutated)."""
-        check_positive(f"{self.name}: weight of {server.name}", weight, integer=True)
         if not hasattr(server, "handle"):
             raise ConfigError(f"{self.name}: a backend must handle requests, got {server!r}")
+        check_positive(f"{self.name}: weight of {server.name}", weight, integer=True)
         with self._lock:
             if any(b.name == server.name for b in self._backends):
                 raise ConfigError(f"{self.name}: {server.name!r} is already a backend")
@@ -83,8 +84,19 @@ class LoadBalancer(Node):
         raise ConfigError(f"{self.name}: no backend named {name!r}")
 
     def _log(self, action: str, backend: Backend) -> None:
-        with self._lock:
+        with self._changed:
             self.events.append(FaultEvent(self.clock.now(), action, backend.name))
+            self._changed.notify_all()
+
+    def wait_for(self, action: str, backend: str, timeout: float) -> FaultEvent | None:
+        """Block until an ``action`` event ("eject", "readmit", ...) for ``backend`` is logged."""
+
+        def found():
+            return next((e for e in self.events if e.action == action and e.node == backend), None)
+
+        with self._changed:
+            self._changed.wait_for(found, timeout)
+            return found()
 
     def set_health(self, backend: Backend, healthy: bool) -> None:
         """Eject (``False``) or re-admit (``True``) a backend; logged when it changes."""

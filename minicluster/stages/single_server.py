@@ -41,26 +41,30 @@ def create_users(db: DatabaseNode, n: int, *, seed: int = 42) -> int:
     )
 
 
-def _get_user(request: Request, ctx) -> Response:
-    """Cache-aside read of one user: the cache first, the database on a miss."""
-    raw = request.path_params["id"]
+def _user_response(ctx, raw: str, cached: bool) -> Response:
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
         return Response.json({"error": f"malformed user id {raw!r}"}, 400)
     key = f"user:{int(raw)}"
-    cached = ctx.cache.get(key)
-    if cached is not None:
-        return Response(200, cached, {"Content-Type": "application/json"})
+    if cached:
+        hit = ctx.cache.get(key)
+        if hit is not None:
+            return Response(200, hit, {"Content-Type": "application/json"})
     row = ctx.db.execute("SELECT id, name, email FROM users WHERE id = ?", [int(raw)]).fetchone()
     if row is None:
         return Response.json({"error": f"no user {int(raw)}"}, 404)
     body = json.dumps(dict(zip(("id", "name", "email"), row)))
-    ctx.cache.set(key, body, ex=60)
+    if cached:
+        ctx.cache.set(key, body, ex=60)
     return Response(200, body, {"Content-Type": "application/json"})
 
 
-def users_api() -> Router:
-    """The app: ``GET /users/{id}``."""
-    return Router().route("GET", "/users/{id}", _get_user)
+def users_api(*, cached: bool = True) -> Router:
+    """The app: ``GET /users/{id}``, read through the cache first (cache-aside) when ``cached``."""
+
+    def get_user(request: Request, ctx) -> Response:
+        return _user_response(ctx, request.path_params["id"], cached)
+
+    return Router().route("GET", "/users/{id}", get_user)
 
 
 @dataclass

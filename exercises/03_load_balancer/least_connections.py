@@ -1,0 +1,33 @@
+"""Exercise 03.least_connections: a load-balancing policy that routes around slow servers.
+
+The load balancer calls ``choose(backends, request)`` for every request and ``release(backend,
+request)`` when that request is over, from many threads at once. Each backend has ``.name``,
+``.weight`` and ``.healthy``.
+"""
+
+import threading
+
+from minicluster.balancers import NoHealthyBackend
+
+
+class LeastConnections:
+    """Send each request to the healthy backend with the fewest requests in progress."""
+
+    def __init__(self):
+        """Set up what you need to count requests in progress per backend, safely across threads."""
+        # TODO: write this (the docstring says what it must do), then run: minicluster check 03.least_connections
+        raise NotImplementedError
+
+    def choose(self, backends, request):
+        """Return the healthy backend with the fewest requests in progress, and count one more on it.
+
+        Ties go to the backend that comes first in ``backends``. Never return an unhealthy backend;
+        raise ``NoHealthyBackend`` when there is no healthy one.
+        """
+        # TODO: write this (the docstring says what it must do), then run: minicluster check 03.least_connections
+        raise NotImplementedError
+
+    def release(self, backend, request):
+        """The request sent to ``backend`` is over: count one less on it."""
+        # TODO: write this (the docstring says what it must do), then run: minicluster check 03.least_connections
+        raise NotImplementedError

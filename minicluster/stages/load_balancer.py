@@ -1,0 +1,181 @@
+"""Stage 3: a load balancer in front of several web servers.
+
+Clients now reach one public address, the balancer's; the web servers sit on private addresses
+behind it. The experiments:
+
+* **policies with one slow server**: round robin keeps feeding a server that is 10x slower, so its
+  queue grows and the p99 of *everyone* explodes; least connections and power of two choices see the
+  requests piling up there and route around it.
+* **failover**: kill a server mid-run. Requests sent to it fail until the health check ejects it
+  (the error spike), then everything succeeds on the survivors; when it comes back it is re-admitted.
+* **adding a server under load**: an overloaded pair of servers, a third added mid-run, the queue drains.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..balancers import POLICIES, Balancer
+from ..cluster import Cluster
+from ..load import LoadResult, UniformKeys, open_loop
+from ..loadbalancer import LoadBalancer
+from ..web import WebServer
+from .single_server import HOSTNAME, create_users, users_api
+
+#: The defaults of this stage: 4 servers of 2 workers x 10 ms, so 200 req/s each and 800 in all.
+SERVERS, WORKERS, SERVICE_TIME = 4, 2, 0.01
+
+
+@dataclass
+class Balanced:
+    cluster: Cluster
+    lb: LoadBalancer
+    webs: list[WebServer]
+
+    def add_server(self) -> WebServer:
+        """One more web server like the others, added to the balancer (works under load)."""
+        template = self.webs[0]
+        i = len(self.webs) + 1
+        web = self.cluster.add_web_server(
+            f"web{i}",
+            template.handler,
+            host=f"web{i}",
+            workers=template.workers,
+            service_time=template.service_time,
+            database=template.database,
+        )
+        self.webs.append(web)
+        self.lb.add_backend(web)
+        return web
+
+    def target(self):
+        """``target(key)`` for a load run: user ``key`` asks ``GET /users/{key}`` from its own device.
+
+        Each user is its own client (its own DNS cache and client id), which is what a sticky
+        policy keys on.
+        """
+        clients = {}
+
+        def send(key: int):
+            client = clients.get(key)
+            if client is None:
+                client = clients[key] = self.cluster.client(f"user{key}")
+            return client.get(f"http://{HOSTNAME}/users/{key}")
+
+        return send
+
+
+def build(
+    cluster: Cluster,
+    *,
+    servers: int = SERVERS,
+    workers: int = WORKERS,
+    service_time: float = SERVICE_TIME,
+    policy: Balancer | None = None,
+    health_check: bool = True,
+    interval: float = 0.05,
+    users: int = 1000,
+) -> Balanced:
+    """Web servers ``web1..N`` behind balancer ``lb`` (the only public address), database on ``db1``."""
+    db = cluster.add_database("db", host="db1")
+    create_users(db, users, seed=cluster.seed)
+    app = users_api(cached=False)
+    webs = [
+        cluster.add_web_server(f"web{i}", app, host=f"web{i}", workers=workers, service_time=service_time, database=db)
+        for i in range(1, servers + 1)
+    ]
+    lb = cluster.add_load_balancer(
+        "lb", webs, policy=policy, host="lb1", health_check=health_check, interval=interval, probe_timeout=0.05
+    )
+    cluster.expose(HOSTNAME, lb)
+    return Balanced(cluster, lb, webs)
+
+
+@dataclass
+class PolicyRun:
+    result: LoadResult
+    #: requests each backend received, by name
+    share: dict[str, int]
+
+
+def compare_policies(
+    *, rate: float = 240, duration: float = 0.8, slowdown: float = 10, seed: int = 42
+) -> dict[str, PolicyRun]:
+    """The same open-loop load through each shipped policy, with ``web1`` slowed ``slowdown`` times."""
+    runs = {}
+    for name, make in POLICIES.items():
+        with Cluster(seed=seed) as cluster:
+            stage = build(cluster, policy=make(), health_check=False)
+            cluster.nemesis.slow(stage.webs[0], slowdown)
+            result = open_loop(stage.target(), rate=rate, duration=duration, keys=UniformKeys(1000), seed=seed)
+            share = {w.name: stage.lb.metrics.counter(f"to_{w.name}").value for w in stage.webs}
+            runs[name] = PolicyRun(result, share)
+    return runs
+
+
+def failover(
+    *,
+    rate: float = 200,
+    duration: float = 2.5,
+    kill_at: float = 0.8,
+    recover_at: float = 1.6,
+    policy_name: str = "round robin",
+    seed: int = 42,
+) -> tuple[LoadResult, list]:
+    """Kill ``web2`` mid-run and bring it back; returns the run and every fault and health event."""
+    with Cluster(seed=seed) as cluster:
+        stage = build(cluster, policy=POLICIES[policy_name]())
+        victim = stage.webs[1]
+        nemesis = cluster.nemesis
+        plan = nemesis.schedule(
+            [(kill_at, lambda: nemesis.crash(victim)), (recover_at, lambda: nemesis.recover(victim))]
+        )
+        result = open_loop(stage.target(), rate=rate, duration=duration, keys=UniformKeys(1000), seed=seed)
+        plan.join()
+        events = sorted([*nemesis.events, *(e for e in stage.lb.events if e.action != "add")], key=lambda e: e.at)
+        return result, events
+
+
+def add_server_under_load(
+    *, servers: int = 2, rate: float = 480, duration: float = 2.0, add_at: float = 0.8, seed: int = 42
+) -> tuple[LoadResult, list]:
+    """``servers`` servers that cannot keep up with ``rate``; one more joins at ``add_at``."""
+    with Cluster(seed=seed) as cluster:
+        # No health checks here: probes queue behind the backlog like any request, time out, and eject
+        # the overloaded servers (a cascading failure worth its own pitfall, but not this experiment).
+        stage = build(cluster, servers=servers, policy=POLICIES["least connections"](), health_check=False)
+        plan = cluster.nemesis.schedule([(add_at, stage.add_server)])
+        result = open_loop(stage.target(), rate=rate, duration=duration, keys=UniformKeys(1000), seed=seed)
+        plan.join()
+        added = [e for e in stage.lb.events if e.action == "add" and e.at > result.started_at]
+        return result, added
+
+
+def policy_table(runs: dict[str, PolicyRun]) -> str:
+    lines = [f"{'policy':<22} {'p50 ms':>8} {'p99 ms':>8} {'to slow web1':>13} {'errors':>7}"]
+    for name, run in runs.items():
+        p = run.result.latency.percentiles((50, 99))
+        total = sum(run.share.values()) or 1
+        lines.append(
+            f"{name:<22} {p['p50'] * 1000:>8.1f} {p['p99'] * 1000:>8.1f} "
+            f"{run.share['web1'] / total:>13.0%} {run.result.errors:>7}"
+        )
+    return "\n".join(lines)
+
+
+def headline(*, seed: int = 42) -> str:
+    """Stage 3's results in a few lines of text (for ``minicluster tour``)."""
+    runs = compare_policies(seed=seed)
+    result, events = failover(seed=seed)
+    crash = next(e for e in events if e.action == "crash")
+    eject = next((e for e in events if e.action == "eject"), None)
+    ejected_after = f"{(eject.at - crash.at) * 1000:.0f} ms" if eject else "never"
+    return "\n".join(
+        [
+            f"{SERVERS} servers of {WORKERS} workers x {SERVICE_TIME * 1000:g} ms behind a balancer, web1 10x slower, "
+            "240 req/s open loop:",
+            policy_table(runs),
+            f"failover: web2 killed mid-run, ejected by the health check after {ejected_after}; "
+            f"{result.errors} of {result.completed} requests failed, all in that window.",
+        ]
+    )

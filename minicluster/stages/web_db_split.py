@@ -1,0 +1,134 @@
+"""Stage 2: the web tier and the database move to machines of their own.
+
+Splitting them lets each grow on its own: web servers are many and interchangeable, the database
+is one careful machine. The experiments here show the two ways to grow and where each stops:
+
+* **vertical**: more workers on the one web server. Throughput grows until the database, which
+  every request visits, runs out of cores: ``cores / query_time`` is a ceiling that no number of web
+  workers can pass (diminishing returns, then none).
+* the web server is still a **single point of failure**: crash it and every request fails.
+* **DNS is not a load balancer**: with two servers in DNS, a client keeps using the address it
+  cached, so one server takes all its traffic and a dead server keeps receiving it until the TTL ends.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..cluster import Cluster
+from ..load import LoadResult, Sweep, UniformKeys, closed_loop, open_loop
+from ..storage import DatabaseNode
+from ..web import WebServer
+from .single_server import HOSTNAME, create_users, users_api
+
+#: The defaults of this stage: 20 ms of web work and 8 ms of database CPU per request, 2 DB cores.
+SERVICE_TIME, QUERY_TIME, DB_CORES = 0.02, 0.008, 2
+
+
+@dataclass
+class WebAndData:
+    cluster: Cluster
+    webs: list[WebServer]
+    db: DatabaseNode
+
+    def target(self, client=None):
+        """``target(key)`` for a load run: ``GET /users/{key}`` through DNS."""
+        client = client or self.cluster.client()
+        return lambda key: client.get(f"http://{HOSTNAME}/users/{key}")
+
+
+def build(
+    cluster: Cluster,
+    *,
+    web_servers: int = 1,
+    workers: int = 4,
+    service_time: float = SERVICE_TIME,
+    query_time: float = QUERY_TIME,
+    db_cores: int = DB_CORES,
+    users: int = 1000,
+) -> WebAndData:
+    """Web servers on hosts ``web1..N`` and the database on ``db1``, every query crossing the network."""
+    db = cluster.add_database("db", host="db1", query_time=query_time, cores=db_cores)
+    create_users(db, users, seed=cluster.seed)
+    webs = [
+        cluster.add_web_server(
+            f"web{i}", users_api(cached=False), host=f"web{i}", workers=workers, service_time=service_time, database=db
+        )
+        for i in range(1, web_servers + 1)
+    ]
+    cluster.expose(HOSTNAME, *webs)
+    return WebAndData(cluster, webs, db)
+
+
+def database_ceiling(db_cores: int = DB_CORES, query_time: float = QUERY_TIME) -> float:
+    """The most requests per second the database can serve, one query each."""
+    return db_cores / query_time
+
+
+def vertical_scaling(
+    workers: tuple[int, ...] = (1, 2, 4, 8, 16, 32),
+    *,
+    duration: float = 0.8,
+    seed: int = 42,
+    service_time: float = SERVICE_TIME,
+    query_time: float = QUERY_TIME,
+    db_cores: int = DB_CORES,
+) -> Sweep:
+    """One web server with more and more workers, each run with twice as many users as workers."""
+    results = []
+    for w in workers:
+        with Cluster(seed=seed) as cluster:
+            stage = build(cluster, workers=w, service_time=service_time, query_time=query_time, db_cores=db_cores)
+            load = closed_loop(stage.target(), users=2 * w, duration=duration, keys=UniformKeys(1000), seed=seed)
+            results.append(load)
+    return Sweep("workers", list(workers), results, ceiling=database_ceiling(db_cores, query_time))
+
+
+def crash_the_only_server(
+    *, rate: float = 100, duration: float = 2.0, crash_at: float = 0.6, recover_at: float = 1.3, seed: int = 42
+) -> tuple[LoadResult, list]:
+    """Open-loop load on one web server that crashes at ``crash_at`` and comes back at ``recover_at``."""
+    with Cluster(seed=seed) as cluster:
+        stage = build(cluster)
+        web = stage.webs[0]
+        nemesis = cluster.nemesis
+        faults = nemesis.schedule([(crash_at, lambda: nemesis.crash(web)), (recover_at, lambda: nemesis.recover(web))])
+        result = open_loop(stage.target(), rate=rate, duration=duration, keys=UniformKeys(1000), seed=seed)
+        faults.join()
+        return result, list(nemesis.events)
+
+
+def dns_is_not_a_balancer(*, web_servers: int = 3, requests: int = 30, seed: int = 42) -> dict[str, object]:
+    """Several servers behind one name, one client: where do its requests go, and after a crash?"""
+    with Cluster(seed=seed, dns_ttl=300) as cluster:
+        stage = build(cluster, web_servers=web_servers, workers=2, service_time=0.0, query_time=0.0)
+        client = cluster.client()
+        target = stage.target(client)
+        for key in range(1, requests + 1):
+            target(key)
+        served = {w.name: w.metrics.counter("requests").value for w in stage.webs}
+        busy = max(stage.webs, key=lambda w: served[w.name])
+        cluster.nemesis.crash(busy)
+        failed = 0
+        for key in range(1, requests + 1):
+            try:
+                target(key)
+            except Exception:  # the cached address points at the dead server
+                failed += 1
+        return {"served": served, "crashed": busy.name, "failed_after_crash": failed, "requests": requests}
+
+
+def headline(*, seed: int = 42, duration: float = 0.5) -> str:
+    """Stage 2's results in a few lines of text (for ``minicluster tour``)."""
+    sweep = vertical_scaling(duration=duration, seed=seed)
+    crash, _ = crash_the_only_server(seed=seed)
+    return "\n".join(
+        [
+            f"Vertical scaling of one web server ({SERVICE_TIME * 1000:g} ms web + {QUERY_TIME * 1000:g} ms DB per "
+            f"request; the database's {DB_CORES} cores cap it at {sweep.ceiling:.0f} req/s):",
+            sweep.format(),
+            f"beyond {sweep.knee()} workers, more workers buy nothing: the database is the bottleneck.",
+            f"the only web server crashed for 0.7 s of a 2 s run: {crash.error_rate:.0%} of all requests failed, "
+            "every one of them while it was down.",
+        ]
+    )

@@ -1,0 +1,210 @@
+"""Checker of Stage 3: ``03.least_connections``."""
+
+from __future__ import annotations
+
+import threading
+
+from ...balancers import Backend, NoHealthyBackend, RoundRobin
+from ...cluster import Cluster
+from ...load import open_loop
+from ...web import Request, Response, Router
+from ..interleave import Interleaver
+from .base import Checker, Failure, NotAttempted, describe
+
+_REQUEST = Request("GET", "/users/1")
+
+
+class LeastConnectionsCheck(Checker):
+    """A least-connections policy: spreads, tracks releases, respects health, thread-safe, beats round robin."""
+
+    exercise_id = "03.least_connections"
+    threads, rounds = 8, 500
+    #: The race: 4 servers of 2 workers x 10 ms, one slowed 10x, at this open-loop rate.
+    race = {"servers": 4, "workers": 2, "service_time": 0.01, "slowdown": 10, "rate": 240, "duration": 1.0}
+
+    def verify(self, policy_class) -> list[str]:
+        if not callable(policy_class):
+            raise Failure(f"expected the class LeastConnections, got {describe(policy_class)}")
+        self._spreads_and_releases(policy_class)
+        self._respects_health(policy_class)
+        self._thread_safe(policy_class)
+        mine, round_robin = self._race(self._new(policy_class)), self._race(RoundRobin())
+        if not mine < 0.5 * round_robin:
+            raise Failure(
+                f"with one server 10x slower, your policy's p99 was {mine * 1000:.0f} ms against round robin's "
+                f"{round_robin * 1000:.0f} ms; least connections should send the slow server far fewer requests"
+            )
+        return [
+            "spreads requests in progress evenly and follows every release, ties to the first backend",
+            "never picks an ejected backend, and raises NoHealthyBackend when all are ejected",
+            "counts stay exact when choices and releases race, bytecode by bytecode, and under 8 busy threads",
+            "with one server 10x slower, p99 is under half of round robin's",
+        ]
+
+    # -- helpers ------------------------------------------------------------------------------------
+    def _new(self, policy_class):
+        policy = self.call(policy_class, on="LeastConnections()")
+        for method in ("choose", "release"):
+            if not callable(getattr(policy, method, None)):
+                raise Failure(f"LeastConnections has no {method}() method")
+        return policy
+
+    def _choose(self, policy, backends, on):
+        got = self.call(policy.choose, list(backends), _REQUEST, on=on)
+        if got is None:
+            raise Failure(f"{on}: returned None — did you forget a `return`?")
+        if not any(got is b for b in backends):
+            raise Failure(f"{on}: returned {describe(got)}; return one of the backend objects you were given")
+        return got
+
+    def _release(self, policy, backend, on):
+        self.call(policy.release, backend, _REQUEST, on=on)
+
+    # -- the checks ---------------------------------------------------------------------------------
+    def _spreads_and_releases(self, policy_class) -> None:
+        backends = _backends(4)
+        policy = self._new(policy_class)
+        first = self._choose(policy, backends, "choose() on a fresh policy")
+        if first is not backends[0]:
+            raise Failure(
+                f"choose() on a fresh policy picked {first.name}; with all counts equal, take the first backend"
+            )
+        picks = [first] + [self._choose(policy, backends, f"choose() #{i}") for i in range(2, 5)]
+        if len({b.name for b in picks}) != 4:
+            names = [b.name for b in picks]
+            raise Failure(f"4 requests in progress on 4 idle backends went to {names}; each should get one")
+        for done in (backends[2], backends[0], backends[3]):
+            self._release(policy, done, f"release({done.name})")
+            again = self._choose(policy, backends, f"choose() after release({done.name})")
+            if again is not done:
+                raise Failure(
+                    f"after release({done.name}), {done.name} had the fewest requests in progress but choose() "
+                    f"picked {again.name}: does release() take one away from the right backend?"
+                )
+
+    def _respects_health(self, policy_class) -> None:
+        backends = _backends(4)
+        policy = self._new(policy_class)
+        backends[1].healthy = False
+        for i in range(12):
+            picked = self._choose(policy, backends, f"choose() #{i + 1} with {backends[1].name} ejected")
+            if not picked.healthy:
+                raise Failure(f"choose() picked {picked.name}, which the health check ejected")
+        for b in backends:
+            b.healthy = False
+        on = "choose() with every backend ejected"
+        try:
+            got = policy.choose(list(backends), _REQUEST)
+        except NoHealthyBackend:
+            return
+        except NotImplementedError:
+            raise NotAttempted() from None
+        except Exception as exc:
+            raise Failure(
+                f"{on}: raised {type(exc).__name__}; raise NoHealthyBackend so the balancer answers 503"
+            ) from None
+        raise Failure(f"{on}: returned {describe(got)}; raise NoHealthyBackend instead")
+
+    def _thread_safe(self, policy_class) -> None:
+        self._simultaneous_choices(policy_class)
+        self._simultaneous_releases(policy_class)
+        self._churn(policy_class)
+
+    def _interleaved(self, first, second, on):
+        """Run two calls with their threads taking turns at every bytecode (see interleave.py)."""
+        try:
+            results = Interleaver(timeout=self.call_timeout).run(first, second)
+        except TimeoutError:
+            raise Failure(f"{on}: the two calls never finished: a deadlock?") from None
+        for result in results:
+            if isinstance(result, NotImplementedError):
+                raise NotAttempted()
+            if isinstance(result, BaseException):
+                raise Failure(f"{on}: your code raised {type(result).__name__}: {result}")
+        return results
+
+    def _simultaneous_choices(self, policy_class) -> None:
+        backends = _backends(3)
+        policy = self._new(policy_class)
+        on = "two choose() calls at the same moment on 3 idle backends"
+        a, b = self._interleaved(
+            lambda: policy.choose(backends, _REQUEST), lambda: policy.choose(backends, _REQUEST), on
+        )
+        if a is b:
+            raise Failure(
+                f"{on}: both requests went to {getattr(a, 'name', a)} while others were idle — both threads read the "
+                "counts before either added one; read, pick and add under one lock"
+            )
+
+    def _simultaneous_releases(self, policy_class) -> None:
+        backends = _backends(3)
+        policy = self._new(policy_class)
+        for i in range(6):
+            self._choose(policy, backends, f"choose() #{i + 1}")
+        on = "two release(web3) calls at the same moment"
+        self._interleaved(
+            lambda: policy.release(backends[2], _REQUEST), lambda: policy.release(backends[2], _REQUEST), on
+        )
+        picks = [self._choose(policy, backends, f"choose() after {on}").name for _ in range(3)]
+        if picks != ["web3", "web3", "web1"]:
+            raise Failure(
+                f"{on}: web3 should be back to 0 requests in progress, but the next picks were {picks} — one "
+                "release was lost because both threads read the old count; take the lock in release() too"
+            )
+
+    def _churn(self, policy_class) -> None:
+        backends = _backends(4)
+        policy = self._new(policy_class)
+        start = threading.Barrier(self.threads)
+        errors: list[BaseException] = []
+
+        def churn() -> None:
+            try:
+                start.wait()
+                for _ in range(self.rounds):
+                    policy.release(policy.choose(backends, _REQUEST), _REQUEST)
+            except BaseException as exc:  # reported below, with its type
+                errors.append(exc)
+
+        workers = [threading.Thread(target=churn, daemon=True) for _ in range(self.threads)]
+        for t in workers:
+            t.start()
+        for t in workers:
+            t.join(self.call_timeout * 4)
+        if any(t.is_alive() for t in workers):
+            raise Failure(f"{self.threads} threads calling choose() and release() at once never finished: a deadlock?")
+        if errors:
+            kind = type(errors[0]).__name__
+            raise Failure(f"{self.threads} threads calling choose() and release() at once: {kind}: {errors[0]}")
+        picks = [self._choose(policy, backends, "choose() after the threads finished") for _ in range(4)]
+        if len({b.name for b in picks}) != 4:
+            raise Failure(
+                f"after {self.threads} threads each chose and released {self.rounds} times, every count should be back "
+                f"to zero, but 4 new requests went to {[b.name for b in picks]}: some updates were lost (use a lock)"
+            )
+
+    def _race(self, policy) -> float:
+        """p99 latency through a balancer using ``policy`` with one server slowed down."""
+        r = self.race
+        app = Router().route("GET", "/users/{id}", lambda request, ctx: Response.json({}))
+        with Cluster(seed=3, latency=0.0) as cluster:
+            webs = [
+                cluster.add_web_server(f"web{i}", app, workers=r["workers"], service_time=r["service_time"])
+                for i in range(1, r["servers"] + 1)
+            ]
+            cluster.nemesis.slow(webs[0], r["slowdown"])
+            balancer = cluster.add_load_balancer("lb", webs, policy=policy, health_check=False)
+            result = open_loop(
+                lambda key: balancer.handle(Request("GET", f"/users/{key}"), timeout=30),
+                rate=r["rate"],
+                duration=r["duration"],
+                seed=3,
+            )
+        if result.errors:
+            kinds = dict(result.error_kinds)
+            raise Failure(f"through a load balancer using your policy, {result.errors} requests failed: {kinds}")
+        return result.latency.percentile(99)
+
+
+def _backends(n: int) -> list[Backend]:
+    return [Backend(f"web{i}") for i in range(1, n + 1)]

@@ -1,0 +1,73 @@
+"""Wrong answers to Stage 2's exercise."""
+
+import math
+
+
+def no_spare(target_qps, per_server_qps, headroom=0.25, spares=1):
+    return math.ceil(target_qps / (per_server_qps * (1 - headroom)))
+
+
+def no_headroom(target_qps, per_server_qps, headroom=0.25, spares=1):
+    return math.ceil(target_qps / per_server_qps) + spares
+
+
+def headroom_added_instead_of_kept(target_qps, per_server_qps, headroom=0.25, spares=1):
+    return math.ceil(target_qps / (per_server_qps * (1 + headroom))) + spares
+
+
+def rounds_down(target_qps, per_server_qps, headroom=0.25, spares=1):
+    return math.floor(target_qps / (per_server_qps * (1 - headroom))) + spares
+
+
+def rounds_to_nearest(target_qps, per_server_qps, headroom=0.25, spares=1):
+    return round(target_qps / (per_server_qps * (1 - headroom))) + spares
+
+
+def returns_a_float(target_qps, per_server_qps, headroom=0.25, spares=1):
+    return target_qps / (per_server_qps * (1 - headroom)) + spares
+
+
+def always_one_spare(target_qps, per_server_qps, headroom=0.25, spares=1):
+    return math.ceil(target_qps / (per_server_qps * (1 - headroom))) + 1
+
+
+def headroom_on_the_target(target_qps, per_server_qps, headroom=0.25, spares=1):
+    """Scales the target by (1 - headroom) instead of the capacity: plans for less than the peak."""
+    return math.ceil(target_qps * (1 - headroom) / per_server_qps) + spares
+
+
+def forgets_return(target_qps, per_server_qps, headroom=0.25, spares=1):
+    math.ceil(target_qps / (per_server_qps * (1 - headroom))) + spares
+
+
+def memorised_examples(target_qps, per_server_qps, headroom=0.25, spares=1):
+    """Right on the worked examples, one server short everywhere else."""
+    table = {
+        (300, 200, 0.25, 1): 3,
+        (1000, 100, 0.0, 0): 10,
+        (1000, 100, 0.2, 1): 14,
+        (50, 200, 0.25, 1): 2,
+        (10_000, 400, 0.3, 2): 38,
+        (600, 200, 0.25, 0): 4,
+        (150, 200, 0.25, 1): 2,
+    }
+    return table.get((target_qps, per_server_qps, headroom, spares), 2)
+
+
+MUTANTS = {
+    "02.servers_needed": {
+        f.__name__: f
+        for f in (
+            no_spare,
+            no_headroom,
+            headroom_added_instead_of_kept,
+            rounds_down,
+            rounds_to_nearest,
+            returns_a_float,
+            always_one_spare,
+            headroom_on_the_target,
+            forgets_return,
+            memorised_examples,
+        )
+    }
+}
