@@ -6,11 +6,13 @@ import time
 from collections.abc import Callable, Iterable
 
 from .errors import ConfigError
-from .stages import single_server
+from .stages import load_balancer, single_server, web_db_split
 
 #: stage number -> (title, a function returning the stage's results as text)
 STAGES: dict[int, tuple[str, Callable[[], str]]] = {
     1: ("Single server", single_server.headline),
+    2: ("Web tier and database apart", web_db_split.headline),
+    3: ("Load balancer", load_balancer.headline),
 }
 
 

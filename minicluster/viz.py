@@ -152,3 +152,23 @@ def plot_timeline(
     fig.tight_layout()
     plt.close(fig)
     return fig
+
+
+def plot_percentiles(results: dict[str, LoadResult], *, percentiles=(50, 99), title: str | None = None):
+    """Grouped bars: the given latency percentiles of each named run (log scale: tails differ by 100x)."""
+    names = list(results)
+    fig, ax = plt.subplots(figsize=(9, 3.6))
+    width = 0.8 / len(percentiles)
+    for j, p in enumerate(percentiles):
+        values = [results[n].latency.percentile(p) * 1000 for n in names]
+        ax.bar([i + j * width for i in range(len(names))], values, width, label=f"p{p:g}")
+    ax.set_xticks([i + width * (len(percentiles) - 1) / 2 for i in range(len(names))], labels=names, rotation=15)
+    ax.set_yscale("log")
+    ax.set_ylabel("latency (ms, log scale)")
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig

@@ -39,3 +39,18 @@ def test_plots_carry_the_measurements(echo_router):
     assert down.error_kinds == {"NodeDown": 3}
     assert len(timeline.axes) == 2
     assert max(timeline.axes[1].lines[0].get_ydata()) == 100.0
+
+
+def test_percentile_bars_show_each_run():
+    from minicluster.load import LoadResult
+    from minicluster.viz import plot_percentiles
+
+    fast, slow = LoadResult("fast", 1.0), LoadResult("slow", 1.0)
+    for _ in range(100):
+        fast.latency.record(0.01)
+        slow.latency.record(1.0)
+    fig = plot_percentiles({"fast": fast, "slow": slow})
+    (ax,) = fig.axes
+    heights = [round(bar.get_height()) for bar in ax.patches]
+    assert heights == [10, 1000, 10, 1000]  # p50 bars, then p99 bars
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["fast", "slow"]

@@ -138,3 +138,19 @@ def solve(a):
     assert "LIMIT = 3" in stub and "import json" in stub
     assert "minicluster check 99.demo" in stub
     compile(stub, "stub", "exec")
+
+
+def test_an_abandoned_learner_thread_does_not_slow_the_others():
+    from minicluster.workbook.interleave import Interleaver
+
+    from .test_interleave import RacyCounter
+
+    never = threading.Lock()
+    never.acquire()
+    with pytest.raises(LearnerTimeout):
+        call_with_timeout(never.acquire, timeout=0.1, grace=0.1)  # blocked in C: cannot be interrupted
+    # A withdrawn-but-pending async exception would leave CPython's eval breaker raised for every
+    # thread, and bytecode-by-bytecode interleaving would crawl past its timeout.
+    counter = RacyCounter()
+    Interleaver(timeout=5).run(counter.add, counter.add)
+    assert counter.value == 1

@@ -121,14 +121,16 @@ def dns_is_not_a_balancer(*, web_servers: int = 3, requests: int = 30, seed: int
 def headline(*, seed: int = 42, duration: float = 0.5) -> str:
     """Stage 2's results in a few lines of text (for ``minicluster tour``)."""
     sweep = vertical_scaling(duration=duration, seed=seed)
-    crash, _ = crash_the_only_server(seed=seed)
+    crash, events = crash_the_only_server(seed=seed)
+    down, up = (e.at - crash.started_at for e in events)
+    while_down = sum(down - 0.01 <= t <= up + 0.05 for t, _ in crash.failures.points)
     return "\n".join(
         [
             f"Vertical scaling of one web server ({SERVICE_TIME * 1000:g} ms web + {QUERY_TIME * 1000:g} ms DB per "
             f"request; the database's {DB_CORES} cores cap it at {sweep.ceiling:.0f} req/s):",
             sweep.format(),
             f"beyond {sweep.knee()} workers, more workers buy nothing: the database is the bottleneck.",
-            f"the only web server crashed for 0.7 s of a 2 s run: {crash.error_rate:.0%} of all requests failed, "
-            "every one of them while it was down.",
+            f"the only web server crashed for {up - down:.1f} s of a 2 s run: {crash.error_rate:.0%} of all requests "
+            f"failed, {while_down} of those {crash.errors} while it was down.",
         ]
     )

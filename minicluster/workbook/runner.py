@@ -3,13 +3,15 @@
 The learner's function runs on a daemon thread; the caller waits at most ``timeout`` seconds. If it
 has not returned by then, the caller gets :class:`LearnerTimeout` and the runaway thread is asked to
 stop by raising an exception inside it (``PyThreadState_SetAsyncExc``: it takes effect at the next
-Python instruction, so a pure-Python infinite loop stops; code blocked in C returns first).
+Python instruction, so a pure-Python infinite loop stops). Code blocked in C for good (a lock that is
+never released) cannot be stopped; it is abandoned as a sleeping daemon thread.
 """
 
 from __future__ import annotations
 
 import ctypes
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -26,9 +28,36 @@ class _Stop(BaseException):
     """Raised inside a runaway learner thread to end it (BaseException: learner code rarely catches it)."""
 
 
-def _interrupt(thread: threading.Thread) -> None:
+def _set_async_exc(thread: threading.Thread, exc: type[BaseException] | None) -> None:
     if thread.ident is not None:
-        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(_Stop))
+        ctypes.pythonapi.PyThreadState_SetAsyncExc.argtypes = (ctypes.c_ulong, ctypes.py_object)
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(thread.ident, exc)
+
+
+def _give_up_on(thread: threading.Thread) -> None:
+    """Withdraw the exception aimed at a thread that never came back to Python (blocked on a lock).
+
+    Left pending, it would slow every other thread: CPython 3.11 raises an interpreter-wide flag for a
+    pending async exception, and only the thread that receives one lowers it. So: withdraw it, then
+    let a helper thread receive a harmless one, which lowers the flag.
+    """
+    _set_async_exc(thread, None)
+    ready = threading.Event()
+
+    def receive() -> None:
+        ready.set()
+        deadline = time.monotonic() + 1.0
+        try:
+            while time.monotonic() < deadline:  # Python bytecode, so the exception is delivered here
+                pass
+        except _Stop:
+            pass
+
+    helper = threading.Thread(target=receive, name="async-exc-drain", daemon=True)
+    helper.start()
+    ready.wait()
+    _set_async_exc(helper, _Stop)
+    helper.join()
 
 
 def call_with_timeout(
@@ -54,10 +83,11 @@ def call_with_timeout(
     thread = threading.Thread(target=run, name="learner-code", daemon=True)
     thread.start()
     if not done.wait(timeout):
-        _interrupt(thread)
+        _set_async_exc(thread, _Stop)
         # Give the interrupted code a moment to unwind, so the checker can close what it lent it
         # (a DuckDB connection refuses to close while a query of the runaway thread is running).
-        done.wait(grace)
+        if not done.wait(grace):
+            _give_up_on(thread)
         raise LearnerTimeout(timeout)
     if "error" in outcome:
         raise outcome["error"]

@@ -20,7 +20,7 @@ class LeastConnectionsCheck(Checker):
     exercise_id = "03.least_connections"
     threads, rounds = 8, 500
     #: The race: 4 servers of 2 workers x 10 ms, one slowed 10x, at this open-loop rate.
-    race = {"servers": 4, "workers": 2, "service_time": 0.01, "slowdown": 10, "rate": 240, "duration": 1.0}
+    race = {"servers": 4, "workers": 2, "service_time": 0.01, "slowdown": 10, "rate": 200, "duration": 0.6}
 
     def verify(self, policy_class) -> list[str]:
         if not callable(policy_class):

@@ -1,0 +1,49 @@
+from minicluster import Cluster
+from minicluster.stages import web_db_split
+
+
+def test_every_query_crosses_the_network_to_the_database_host():
+    with Cluster(seed=1) as c:
+        stage = web_db_split.build(c, workers=2, service_time=0.0, query_time=0.0)
+        assert stage.db.host == "db1" and stage.webs[0].host == "web1"
+        assert stage.target()(5).status == 200
+        assert ("web1", "db", "SQL") in c.links
+        c.network.partition("web1", "db1")
+        assert stage.target()(5).status == 500
+
+
+def test_database_cores_cap_concurrent_queries():
+    with Cluster(seed=1) as c:
+        stage = web_db_split.build(c, workers=8, service_time=0.0, query_time=0.02, db_cores=1)
+        from minicluster.load import closed_loop
+
+        closed_loop(stage.target(), users=8, requests_per_user=3)
+        waits = stage.db.metrics.histogram("core_wait")
+        # One core, eight concurrent requests: most queries waited for the core.
+        assert waits.percentile(90) > 0.02
+
+
+def test_vertical_scaling_flattens_at_the_database_ceiling():
+    # 30 ms web + 10 ms DB per request, one DB core: web ceiling w / 40 ms, database ceiling 100 req/s.
+    sweep = web_db_split.vertical_scaling(
+        workers=(1, 2, 8, 16), duration=0.4, service_time=0.03, query_time=0.01, db_cores=1
+    )
+    one, two, eight, sixteen = (r.throughput for r in sweep.results)
+    assert sweep.ceiling == 100
+    assert two > 1.6 * one, "below the ceiling, workers add throughput"
+    assert sixteen < 1.15 * eight and sixteen <= 1.05 * sweep.ceiling, "at the ceiling, they add nothing"
+
+
+def test_crash_of_the_only_server_fails_every_request_while_down():
+    result, events = web_db_split.crash_the_only_server(rate=100, duration=1.0, crash_at=0.3, recover_at=0.6)
+    down, up = (e.at - result.started_at for e in events)
+    failed = [t for t, _ in result.failures.points]
+    assert result.error_kinds.keys() == {"NodeDown"}
+    assert failed and all(down - 0.01 <= t <= up + 0.05 for t in failed)
+    assert 0.15 < result.error_rate < 0.5
+
+
+def test_dns_pins_a_client_to_one_server():
+    pinned = web_db_split.dns_is_not_a_balancer(web_servers=3, requests=10)
+    assert sorted(pinned["served"].values()) == [0, 0, 10]
+    assert pinned["failed_after_crash"] == 10
