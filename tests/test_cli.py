@@ -32,7 +32,7 @@ def run(capsys, *args):
 
 def status_rows(out):
     """The table of ``minicluster status`` as lists of cells (columns are two or more spaces apart)."""
-    return [re.split(r"\s{2,}", line.strip()) for line in out.splitlines() if line.startswith("0")]
+    return [re.split(r"\s{2,}", line.strip()) for line in out.splitlines() if "  stage " in line]
 
 
 def solve(workbook, path):

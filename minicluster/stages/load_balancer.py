@@ -188,12 +188,15 @@ def headline(*, seed: int = 42) -> str:
     crash = next(e for e in events if e.action == "crash")
     eject = next((e for e in events if e.action == "eject"), None)
     ejected_after = f"{(eject.at - crash.at) * 1000:.0f} ms" if eject else "never"
+    window_end = eject.at + 0.05 if eject else float("inf")
+    in_window = sum(crash.at <= result.started_at + t <= window_end for t, _ in result.failures.points)
     return "\n".join(
         [
             f"{SERVERS} servers of {WORKERS} workers x {SERVICE_TIME * 1000:g} ms behind a balancer, web1 10x slower, "
             "200 req/s open loop:",
             policy_table(runs),
             f"failover: web2 killed mid-run, ejected by the health check after {ejected_after}; "
-            f"{result.errors} of {result.completed} requests failed, all in that window.",
+            f"{result.errors} of {result.completed} requests failed, {in_window} of them between the crash and the "
+            "ejection.",
         ]
     )
