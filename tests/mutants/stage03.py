@@ -14,6 +14,11 @@ class _Counting:
     def count(self, backend):
         return self.counts.get(backend.name, 0)
 
+    def take(self, backend):
+        """Count one more request on ``backend`` and return it (no lock: callers decide)."""
+        self.counts[backend.name] = self.count(backend) + 1
+        return backend
+
     def release(self, backend, request):
         with self.lock:
             self.counts[backend.name] = self.count(backend) - 1
@@ -30,7 +35,7 @@ class IgnoresHealth(_Counting):
     def choose(self, backends, request):
         with self.lock:
             best = min(backends, key=self.count)
-            self.counts[best.name] = self.count(best) + 1
+            self.take(best)
         return best
 
 
@@ -39,7 +44,7 @@ class Unsynchronized(_Counting):
 
     def choose(self, backends, request):
         best = min(_alive(backends), key=self.count)
-        self.counts[best.name] = self.count(best) + 1
+        self.take(best)
         return best
 
     def release(self, backend, request):
@@ -52,7 +57,7 @@ class LockedChooseOnly(_Counting):
     def choose(self, backends, request):
         with self.lock:
             best = min(_alive(backends), key=self.count)
-            self.counts[best.name] = self.count(best) + 1
+            self.take(best)
         return best
 
     def release(self, backend, request):
@@ -63,7 +68,7 @@ class NeverDecrements(_Counting):
     def choose(self, backends, request):
         with self.lock:
             best = min(_alive(backends), key=self.count)
-            self.counts[best.name] = self.count(best) + 1
+            self.take(best)
         return best
 
     def release(self, backend, request):
@@ -79,7 +84,7 @@ class PicksTheBusiest(_Counting):
     def choose(self, backends, request):
         with self.lock:
             best = max(_alive(backends), key=self.count)
-            self.counts[best.name] = self.count(best) + 1
+            self.take(best)
         return best
 
 
@@ -116,7 +121,7 @@ class DecrementsTheWrongBackend(_Counting):
         with self.lock:
             self.last = backends
             best = min(_alive(backends), key=self.count)
-            self.counts[best.name] = self.count(best) + 1
+            self.take(best)
         return best
 
     def release(self, backend, request):
@@ -128,8 +133,7 @@ class DecrementsTheWrongBackend(_Counting):
 class ReturnsTheName(_Counting):
     def choose(self, backends, request):
         with self.lock:
-            best = min(_alive(backends), key=self.count)
-            self.counts[best.name] = self.count(best) + 1
+            best = self.take(min(_alive(backends), key=self.count))
         return best.name
 
 
@@ -140,7 +144,7 @@ class ValueErrorWhenAllEjected(_Counting):
             raise ValueError("no backend")
         with self.lock:
             best = min(alive, key=self.count)
-            self.counts[best.name] = self.count(best) + 1
+            self.take(best)
         return best
 
 
@@ -151,7 +155,7 @@ class NoneWhenAllEjected(_Counting):
             return None
         with self.lock:
             best = min(alive, key=self.count)
-            self.counts[best.name] = self.count(best) + 1
+            self.take(best)
         return best
 
 
@@ -161,7 +165,7 @@ class LockNeverReleased(_Counting):
     def choose(self, backends, request):
         self.lock.acquire()
         best = min(_alive(backends), key=self.count)
-        self.counts[best.name] = self.count(best) + 1
+        self.take(best)
         return best
 
 
@@ -172,7 +176,7 @@ class LastOfTies(_Counting):
         with self.lock:
             alive = _alive(backends)
             best = min(reversed(alive), key=self.count)
-            self.counts[best.name] = self.count(best) + 1
+            self.take(best)
         return best
 
 
