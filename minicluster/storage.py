@@ -132,6 +132,8 @@ class DatabaseNode(Node):
             self._open += 1
             self.metrics.gauge("connections").add(1)
             cursor = self._root.cursor()
+        # Every node speaks UTC, whatever the machine's zone: TIMESTAMPTZ values come back as UTC.
+        cursor.execute("SET TimeZone = 'UTC'")
         return DatabaseConnection(self, cursor)
 
     def _release(self) -> None:

@@ -42,7 +42,6 @@ def test_jump_hash_only_moves_keys_to_the_new_bucket():
 def test_jump_hash_stays_in_range_and_is_stable():
     assert jump_hash(0, 1) == 0
     assert all(0 <= jump_hash(k, 7) < 7 for k in range(1000))
-    assert [jump_hash(k, 100) for k in range(50)] == [jump_hash(k, 100) for k in range(50)]
 
 
 def test_range_router_keeps_neighbours_together():

@@ -1,0 +1,224 @@
+"""The capstone's data: users' posts, sharded by ``user_id`` over several DuckDB shard files.
+
+Posts are sharded by their author, as the notes' sketch assumes, so one user's posts live together
+but a global feed (every post, newest first) has to ask every shard. The data set is built to make
+that hard in the ways real feeds are hard:
+
+* a few **celebrities** write a large share of the posts (and so does the Zipf head of ordinary users),
+  so one shard can hold most of the data while others hold almost none;
+* many posts share the **same ``created_at``** (to the microsecond), on one shard and across shards,
+  so ordering by time alone is ambiguous: the feed is ordered by ``(created_at, post_id)``;
+* ``post_id`` is a Snowflake id (:mod:`minicluster.ids`), unique and roughly time-ordered.
+
+A single-database copy of the same posts is the ground truth a paginator is checked against.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import random
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
+
+from .cursor import DIRECTIONS, CursorCodec
+from .errors import ConfigError, check_positive
+from .ids import SnowflakeGenerator
+from .load import derive_seed
+from .sharding import ModuloRouter, ShardRouter
+from .storage import DatabaseNode
+
+POSTS_DDL = (
+    "CREATE TABLE posts (post_id BIGINT PRIMARY KEY, user_id BIGINT NOT NULL, "
+    "created_at TIMESTAMPTZ NOT NULL, body VARCHAR NOT NULL)"
+)
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+class Post(NamedTuple):
+    post_id: int
+    user_id: int
+    created_at: datetime
+    body: str
+
+    @property
+    def key(self) -> tuple[datetime, int]:
+        """The feed's sort key."""
+        return (self.created_at, self.post_id)
+
+
+@dataclass(frozen=True)
+class PostsSpec:
+    """How to generate a data set; every choice is drawn from ``seed``."""
+
+    posts: int = 10_000
+    users: int = 1_000
+    celebrities: int = 3
+    celebrity_share: float = 0.3  #: fraction of all posts written by the celebrities
+    zipf_s: float = 1.1  #: activity skew of ordinary users
+    tie_share: float = 0.2  #: fraction of posts that reuse an earlier post's created_at exactly
+    span: timedelta = timedelta(days=30)
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        check_positive("posts", self.posts, integer=True, allow_zero=True)
+        check_positive("users", self.users, integer=True)
+        if not 0 <= self.celebrities <= self.users:
+            raise ConfigError(f"celebrities must be between 0 and users ({self.users}), got {self.celebrities!r}")
+        for name in ("celebrity_share", "tie_share"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ConfigError(f"{name} must be between 0 and 1, got {getattr(self, name)!r}")
+
+
+def generate(spec: PostsSpec) -> list[Post]:
+    """The posts of ``spec``, in ``(created_at, post_id)`` order."""
+    rng = random.Random(derive_seed(spec.seed, "posts"))
+    celebrities = list(range(1, spec.celebrities + 1))
+    ordinary = list(range(spec.celebrities + 1, spec.users + 1)) or celebrities
+    weights = list(itertools.accumulate(1 / k**spec.zipf_s for k in range(1, len(ordinary) + 1)))
+    span_us = int(spec.span.total_seconds() * 1_000_000)
+
+    times: list[int] = []
+    for _ in range(spec.posts):
+        if times and rng.random() < spec.tie_share:
+            times.append(rng.choice(times))  # an exact tie with some earlier post, any author
+        else:
+            times.append(rng.randrange(span_us))
+    authors = [
+        rng.choice(celebrities)
+        if celebrities and rng.random() < spec.celebrity_share
+        else ordinary[bisect.bisect_left(weights, rng.random() * weights[-1])]
+        for _ in range(spec.posts)
+    ]
+    # Post ids come from a handful of app servers (Snowflake nodes), issued in time order.
+    servers = [SnowflakeGenerator(node) for node in range(8)]
+    posts = []
+    for offset, author in sorted(zip(times, authors)):
+        created_at = START + timedelta(microseconds=offset)
+        post_id = rng.choice(servers).id_at(int(created_at.timestamp() * 1000))
+        posts.append(Post(post_id, author, created_at, f"post by user {author}"))
+    posts.sort(key=lambda p: p.key)
+    return posts
+
+
+def _columns(posts: Sequence[Post]) -> dict[str, list]:
+    return {field: [getattr(p, field) for p in posts] for field in Post._fields}
+
+
+class Shard:
+    """One shard as the paginator sees it: keyset fetches, with every row read counted.
+
+    ``fetch`` is safe to call from many threads at once (each call uses its own connection).
+    Latency and failures are injected through the node (``node.query_time``, the nemesis).
+    """
+
+    def __init__(self, node: DatabaseNode, index: int) -> None:
+        self.node = node
+        self.index = index
+        self.name = node.name
+        self._rows_read = 0
+        self._lock = threading.Lock()
+
+    @property
+    def rows_read(self) -> int:
+        return self._rows_read
+
+    def fetch(self, after: tuple[datetime, int] | None, direction: str = "newest", limit: int = 20) -> list[Post]:
+        """Up to ``limit`` posts strictly after ``after`` (a ``(created_at, post_id)`` key) in ``direction``.
+
+        ``after=None`` starts from the beginning (the newest post for ``"newest"``).
+        """
+        if direction not in DIRECTIONS:
+            raise ConfigError(f"direction must be 'newest' or 'oldest', got {direction!r}")
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+            raise ConfigError(f"limit must be an integer >= 0, got {limit!r}")
+        op, order = ("<", "DESC") if direction == "newest" else (">", "ASC")
+        where, params = "", []
+        if after is not None:
+            where = f"WHERE (created_at, post_id) {op} (?, ?)"
+            params = [after[0], after[1]]
+        sql = (
+            f"SELECT post_id, user_id, created_at, body FROM posts {where} "
+            f"ORDER BY created_at {order}, post_id {order} LIMIT ?"
+        )
+        with self.node.connect() as conn:
+            rows = conn.execute(sql, [*params, limit]).fetchall()
+        with self._lock:
+            self._rows_read += len(rows)
+        self.node.metrics.counter("rows_read").inc(len(rows))
+        return [Post(*row) for row in rows]
+
+    def insert(self, post: Post) -> None:
+        with self.node.connect() as conn:
+            conn.execute("INSERT INTO posts VALUES (?, ?, ?, ?)", list(post))
+
+    def delete(self, post_id: int) -> None:
+        with self.node.connect() as conn:
+            conn.execute("DELETE FROM posts WHERE post_id = ?", [post_id])
+
+    def __repr__(self) -> str:
+        return f"<Shard {self.name} {self.node.health.value}>"
+
+
+class ShardedPosts:
+    """Posts sharded by ``user_id`` over ``shards`` DuckDB files, plus a single-database ground truth.
+
+    ``shards`` (the list of :class:`Shard`) and ``codec`` (the cursor codec with this cluster's
+    secret) are what a paginator gets.
+    """
+
+    def __init__(self, cluster, shards: int, *, router: ShardRouter | None = None, query_time: float = 0.0) -> None:
+        check_positive("shards", shards, integer=True)
+        self.router = router or ModuloRouter(shards)
+        if self.router.shards != shards:
+            raise ConfigError(f"the router knows {self.router.shards} shards, but {shards} were asked for")
+        self.shards = [
+            Shard(cluster.add_database(f"shard{i}", host=f"shard-host{i}", query_time=query_time), i)
+            for i in range(shards)
+        ]
+        self.truth = cluster.add_database("posts_truth", host="truth-host")
+        for node in [*(s.node for s in self.shards), self.truth]:
+            node.execute(POSTS_DDL)
+        self.codec = CursorCodec(cluster.rng("cursor secret").randbytes(32))
+        self._lock = threading.Lock()
+
+    def shard_of(self, user_id: int) -> Shard:
+        return self.shards[self.router.shard_for(user_id)]
+
+    def load(self, posts: Sequence[Post]) -> None:
+        """Bulk-load ``posts`` into their shards and into the ground truth."""
+        by_shard: dict[int, list[Post]] = {}
+        for post in posts:
+            by_shard.setdefault(self.router.shard_for(post.user_id), []).append(post)
+        for index, part in by_shard.items():
+            self.shards[index].node.bulk_load("posts", _columns(part))
+        if posts:
+            self.truth.bulk_load("posts", _columns(posts))
+
+    def insert(self, post: Post) -> None:
+        """A new post, written to its shard and to the ground truth."""
+        with self._lock:
+            self.shard_of(post.user_id).insert(post)
+            with self.truth.connect() as conn:
+                conn.execute("INSERT INTO posts VALUES (?, ?, ?, ?)", list(post))
+
+    def delete(self, post: Post) -> None:
+        with self._lock:
+            self.shard_of(post.user_id).delete(post.post_id)
+            with self.truth.connect() as conn:
+                conn.execute("DELETE FROM posts WHERE post_id = ?", [post.post_id])
+
+    def all_posts(self, direction: str = "newest") -> list[Post]:
+        """Every post in feed order, from the ground truth."""
+        order = "DESC" if direction == "newest" else "ASC"
+        rows = self.truth.execute(
+            f"SELECT post_id, user_id, created_at, body FROM posts ORDER BY created_at {order}, post_id {order}"
+        )
+        return [Post(*row) for row in rows]
+
+    @property
+    def rows_read(self) -> int:
+        return sum(s.rows_read for s in self.shards)
