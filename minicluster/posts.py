@@ -163,11 +163,32 @@ class Shard:
         return f"<Shard {self.name} {self.node.health.value}>"
 
 
+class Page(NamedTuple):
+    """One page of the feed: its posts, the cursor of the next page (None on the last), and whether there is one."""
+
+    posts: list[Post]
+    next_cursor: str | None
+    has_next: bool
+
+
+class ShardSet(list):
+    """The shards a paginator reads (a list of :class:`Shard`) and ``codec``, this cluster's cursor codec."""
+
+    def __init__(self, shards, codec: CursorCodec) -> None:
+        super().__init__(shards)
+        self.codec = codec
+
+    @property
+    def rows_read(self) -> int:
+        """Rows read from every shard so far."""
+        return sum(s.rows_read for s in self)
+
+
 class ShardedPosts:
     """Posts sharded by ``user_id`` over ``shards`` DuckDB files, plus a single-database ground truth.
 
-    ``shards`` (the list of :class:`Shard`) and ``codec`` (the cursor codec with this cluster's
-    secret) are what a paginator gets.
+    ``shards`` (a :class:`ShardSet`: the list of :class:`Shard` with the cluster's cursor ``codec``)
+    is what a paginator gets.
     """
 
     def __init__(self, cluster, shards: int, *, router: ShardRouter | None = None, query_time: float = 0.0) -> None:
@@ -175,14 +196,18 @@ class ShardedPosts:
         self.router = router or ModuloRouter(shards)
         if self.router.shards != shards:
             raise ConfigError(f"the router knows {self.router.shards} shards, but {shards} were asked for")
-        self.shards = [
-            Shard(cluster.add_database(f"shard{i}", host=f"shard-host{i}", query_time=query_time), i)
-            for i in range(shards)
-        ]
+        codec = CursorCodec(cluster.rng("cursor secret").randbytes(32))
+        self.shards = ShardSet(
+            (
+                Shard(cluster.add_database(f"shard{i}", host=f"shard-host{i}", query_time=query_time), i)
+                for i in range(shards)
+            ),
+            codec,
+        )
+        self.codec = codec
         self.truth = cluster.add_database("posts_truth", host="truth-host")
         for node in [*(s.node for s in self.shards), self.truth]:
             node.execute(POSTS_DDL)
-        self.codec = CursorCodec(cluster.rng("cursor secret").randbytes(32))
         self._lock = threading.Lock()
 
     def shard_of(self, user_id: int) -> Shard:
@@ -218,7 +243,3 @@ class ShardedPosts:
             f"SELECT post_id, user_id, created_at, body FROM posts ORDER BY created_at {order}, post_id {order}"
         )
         return [Post(*row) for row in rows]
-
-    @property
-    def rows_read(self) -> int:
-        return sum(s.rows_read for s in self.shards)

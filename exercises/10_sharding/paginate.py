@@ -1,0 +1,38 @@
+"""Capstone 10.paginate: the global feed across shards, one page at a time.
+
+Posts are sharded by ``user_id``, so the newest posts of the whole site are spread over every shard.
+A page of the feed has to ask all shards, merge what they return in feed order, and hand back a
+cursor from which the next page continues.
+
+What you get:
+
+- ``shards``: a list of shards. ``shard.fetch(after, direction, limit)`` returns up to ``limit`` posts
+  strictly after the key ``after`` (a ``(created_at, post_id)`` tuple, or ``None`` for the start), in
+  feed order for ``direction``. ``shards.codec`` turns positions into opaque cursors and back:
+  ``shards.codec.encode(Cursor(created_at, post_id, direction))`` and
+  ``shards.codec.decode(text, direction)`` (which raises ``InvalidCursor`` on anything it did not issue).
+- Each post has ``post_id``, ``user_id``, ``created_at`` and ``key``, which is ``(created_at, post_id)``.
+"""
+
+import heapq
+import itertools
+from concurrent.futures import ThreadPoolExecutor
+
+from minicluster.cursor import Cursor
+from minicluster.posts import Page
+
+
+def paginate(shards, cursor=None, page_size=20, direction="newest"):
+    """Return one ``Page(posts, next_cursor, has_next)`` of the feed.
+
+    - ``direction`` is ``"newest"`` (newest first, the default) or ``"oldest"``; the feed is ordered by
+      ``(created_at, post_id)`` in that direction, so posts with the same ``created_at`` keep one order.
+    - ``cursor`` is ``None`` for the first page, else the ``next_cursor`` of the previous page.
+    - ``page_size`` posts at most; ``has_next`` tells whether any post comes after this page, exactly;
+      ``next_cursor`` is ``None`` when there is no next page.
+    - Ask the shards **concurrently** (one slow shard must not add its latency to every other's), read
+      at most ``page_size + 1`` rows from each shard, and let a shard's error propagate: never return
+      a page that silently misses a shard.
+    """
+    # TODO: write this (the docstring says what it must do), then run: minicluster check 10.paginate
+    raise NotImplementedError
