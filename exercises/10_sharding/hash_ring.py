@@ -1,0 +1,41 @@
+"""Exercise 10.hash_ring: consistent hashing with virtual nodes.
+
+Place every node on a ring of 64-bit positions at ``vnodes`` points, each point the hash of
+``f"{node}#{i}"``. A key belongs to the first point at or after its own hash, going clockwise and
+wrapping around past the largest position. Adding a node then moves only the keys that now fall just
+before its points: about 1/(N+1) of them, instead of almost all with ``hash(key) % N``.
+"""
+
+import hashlib
+
+from sortedcontainers import SortedDict
+
+
+def position(value):
+    """A 64-bit position on the ring that is the same in every process (unlike Python's hash())."""
+    # TODO: write this (the docstring says what it must do), then run: minicluster check 10.hash_ring
+    raise NotImplementedError
+
+
+class HashRing:
+    """Nodes on a consistent-hash ring, each at ``vnodes`` points."""
+
+    def __init__(self, nodes=(), vnodes=100):
+        """Start with ``nodes`` on the ring."""
+        # TODO: write this (the docstring says what it must do), then run: minicluster check 10.hash_ring
+        raise NotImplementedError
+
+    def add(self, node):
+        """Put ``node`` on the ring at its ``vnodes`` points."""
+        # TODO: write this (the docstring says what it must do), then run: minicluster check 10.hash_ring
+        raise NotImplementedError
+
+    def remove(self, node):
+        """Take ``node`` and all of its points off the ring."""
+        # TODO: write this (the docstring says what it must do), then run: minicluster check 10.hash_ring
+        raise NotImplementedError
+
+    def lookup(self, key):
+        """The node that owns ``key``: the first point clockwise from the key's position."""
+        # TODO: write this (the docstring says what it must do), then run: minicluster check 10.hash_ring
+        raise NotImplementedError
