@@ -13,7 +13,10 @@ from collections import Counter
 from collections.abc import Sequence
 
 from ..cluster import Cluster
+from ..load import LoadResult, closed_loop
+from ..metrics import Histogram
 from ..posts import Post, PostsSpec, ShardedPosts, generate
+from ..proxy import SQLProxy
 from ..sharding import DirectoryRouter, JumpRouter, ModuloRouter, RingRouter, keys_moved
 
 ROUTERS = {"modulo": ModuloRouter, "ring (100 vnodes)": RingRouter, "jump hash": JumpRouter}
@@ -76,3 +79,34 @@ def rows_read_per_page(
                     after = page[-1].key
                 table[f"PAGE_SIZE+{e}"].append((store.shards.rows_read - before) / pages)
     return table
+
+
+def proxy_experiment(
+    *,
+    requests: int = 1000,
+    concurrency: int = 200,
+    max_connections: int = 50,
+    pool_size: int = 20,
+    query_time: float = 0.02,
+    seed: int = 42,
+) -> tuple[dict[str, LoadResult], Histogram]:
+    """``requests`` queries from ``concurrency`` app-server threads at once: straight to a database that
+    accepts ``max_connections``, each request opening its own connection, then through a
+    :class:`~minicluster.proxy.SQLProxy` with a pool of ``pool_size``. Returns both runs and the proxy's
+    histogram of how long requests waited for a pooled connection."""
+    results = {}
+    with Cluster(seed=seed) as cluster:
+        db = cluster.add_database("db", max_connections=max_connections, query_time=query_time)
+        proxy = SQLProxy("proxy", db, pool_size=pool_size, timeout=30)
+
+        def direct(key: int):
+            with db.connect() as conn:
+                return conn.execute("SELECT 1").fetchall()
+
+        def proxied(key: int):
+            return proxy.execute("SELECT 1")
+
+        per_thread = max(1, requests // concurrency)
+        for name, target in (("straight to the database", direct), ("through the proxy", proxied)):
+            results[name] = closed_loop(target, users=concurrency, requests_per_user=per_thread, seed=seed)
+        return results, proxy.pools["db"].waits

@@ -332,3 +332,159 @@ MUTANTS["10.hash_ring"] = {
         NoneOnAnEmptyRing,
     )
 }
+
+
+# -- 10.connection_pool ---------------------------------------------------------------------------
+import collections  # noqa: E402
+import time  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
+
+from minicluster.proxy import PoolTimeout  # noqa: E402
+
+
+class _Pool:
+    """A correct, simple pool (one Condition, FIFO tickets) whose parts the mutants replace."""
+
+    def __init__(self, connect, size, timeout=2.0):
+        self.connect, self.size, self.timeout = connect, size, timeout
+        self.idle, self.opened = [], 0
+        self.changed = threading.Condition()
+        self.line = collections.deque()
+
+    def my_turn(self, ticket):
+        return self.line[0] is ticket
+
+    def acquire(self):
+        ticket = object()
+        deadline = time.monotonic() + self.timeout
+        with self.changed:
+            self.line.append(ticket)
+            try:
+                while not (self.my_turn(ticket) and (self.idle or self.opened < self.size)):
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise PoolTimeout("timed out")
+                    self.changed.wait(remaining)
+                if self.idle:
+                    return self.idle.pop()
+                self.opened += 1
+            finally:
+                self.line.remove(ticket)
+                self.changed.notify_all()
+        return self.connect()
+
+    def release(self, conn):
+        with self.changed:
+            self.idle.append(conn)
+            self.changed.notify_all()
+
+    @contextmanager
+    def connection(self):
+        conn = self.acquire()
+        try:
+            yield conn
+        finally:
+            self.release(conn)
+
+
+class Unbounded(_Pool):
+    def acquire(self):
+        with self.changed:
+            if self.idle:
+                return self.idle.pop()
+            self.opened += 1
+        return self.connect()
+
+
+class LeaksOnException(_Pool):
+    @contextmanager
+    def connection(self):
+        conn = self.acquire()
+        yield conn
+        self.release(conn)
+
+
+class LastComeFirstServed(_Pool):
+    def my_turn(self, ticket):
+        return self.line[-1] is ticket
+
+
+class WaitsForever(_Pool):
+    def acquire(self):
+        with self.changed:
+            while not (self.idle or self.opened < self.size):
+                self.changed.wait()
+            if self.idle:
+                return self.idle.pop()
+            self.opened += 1
+        return self.connect()
+
+
+class GivesUpAtOnce(_Pool):
+    def acquire(self):
+        with self.changed:
+            if self.idle:
+                return self.idle.pop()
+            if self.opened < self.size:
+                self.opened += 1
+                return self.connect()
+        raise PoolTimeout("busy")
+
+
+class WrongTimeoutError(_Pool):
+    def acquire(self):
+        try:
+            return super().acquire()
+        except PoolTimeout:
+            raise RuntimeError("pool exhausted") from None
+
+
+class ReleaseWakesNobody(_Pool):
+    def release(self, conn):
+        with self.changed:
+            self.idle.append(conn)
+
+
+class LendsWithoutRemoving(_Pool):
+    """Hands out an idle connection but leaves it in the idle list: two borrowers get the same one."""
+
+    def acquire(self):
+        with self.changed:
+            if self.idle:
+                return self.idle[-1]
+        return super().acquire()
+
+    def release(self, conn):
+        with self.changed:
+            if conn not in self.idle:
+                self.idle.append(conn)
+            self.changed.notify_all()
+
+
+class OpensBeforeReusing(_Pool):
+    """Opens a new connection while under size even when an idle one is waiting."""
+
+    def acquire(self):
+        with self.changed:
+            if self.opened < self.size:
+                self.opened += 1
+                new = True
+            else:
+                new = False
+        return self.connect() if new else super().acquire()
+
+
+MUTANTS["10.connection_pool"] = {
+    cls.__name__: cls
+    for cls in (
+        Unbounded,
+        LeaksOnException,
+        LastComeFirstServed,
+        WaitsForever,
+        GivesUpAtOnce,
+        WrongTimeoutError,
+        ReleaseWakesNobody,
+        LendsWithoutRemoving,
+        OpensBeforeReusing,
+    )
+}

@@ -1,0 +1,42 @@
+"""Exercise 10.connection_pool: the heart of a ProxySQL-style proxy.
+
+Many requests share a few database connections: a request borrows one, runs its query, gives it back.
+When all are busy, borrowers wait in line, first come first served, and give up after a timeout
+instead of waiting forever. A connection must come back even when the query raises.
+"""
+
+import collections
+import threading
+import time
+from contextlib import contextmanager
+
+from minicluster.proxy import PoolTimeout
+
+
+class ConnectionPool:
+    """At most ``size`` connections, made by calling ``connect()`` when needed."""
+
+    def __init__(self, connect, size, timeout=2.0):
+        """A pool that opens connections lazily with ``connect()``, never more than ``size``."""
+        # TODO: write this (the docstring says what it must do), then run: minicluster check 10.connection_pool
+        raise NotImplementedError
+
+    def acquire(self):
+        """Return a connection: an idle one, else a new one while fewer than ``size`` are open, else wait.
+
+        Waiting borrowers are served in the order they arrived. Raise ``PoolTimeout`` when none comes
+        within ``timeout`` seconds.
+        """
+        # TODO: write this (the docstring says what it must do), then run: minicluster check 10.connection_pool
+        raise NotImplementedError
+
+    def release(self, conn):
+        """Give ``conn`` back for the next borrower."""
+        # TODO: write this (the docstring says what it must do), then run: minicluster check 10.connection_pool
+        raise NotImplementedError
+
+    @contextmanager
+    def connection(self):
+        """``with pool.connection() as conn:`` borrows a connection and always gives it back."""
+        # TODO: write this (the docstring says what it must do), then run: minicluster check 10.connection_pool
+        raise NotImplementedError
