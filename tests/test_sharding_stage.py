@@ -18,10 +18,35 @@ def test_isolating_celebrities_lowers_the_hottest_shard():
     assert max(mitigated) < max(plain)
 
 
-def test_rows_read_per_page_is_shards_times_the_per_shard_fetch():
-    reads = sharding.rows_read_per_page((2, 4), extra=(5, 1), posts=3000, page_size=10, pages=3, seed=1)
-    # Every shard has far more than 15 rows, so each sends exactly what it is asked for.
-    assert reads == {"PAGE_SIZE+5": [30.0, 60.0], "PAGE_SIZE+1": [22.0, 44.0]}
+def test_rows_read_per_page_fixed_and_adaptive():
+    reads = sharding.rows_read_per_page((2, 8), posts=3000, page_size=10, pages=3, seed=1)
+    # Every shard has far more than 15 rows, so a fixed fetch reads exactly what it asks for.
+    assert reads["PAGE_SIZE+5 (the notes' sketch)"] == [30.0, 120.0]
+    assert reads["PAGE_SIZE+1"] == [22.0, 88.0]
+    adaptive = reads["adaptive"]
+    assert adaptive[0] <= 22.0 and adaptive[1] < 0.6 * 88.0
+    assert all(a >= 11 for a in adaptive), "a page of 10 plus the look-ahead row needs at least 11 rows"
+
+
+def test_adaptive_fetch_returns_exactly_the_fixed_fetch_pages_on_skewed_and_empty_shards():
+    from minicluster import Cluster
+    from minicluster.posts import ShardedPosts
+    from minicluster.sharding import DirectoryRouter
+
+    posts = generate(PostsSpec(posts=400, users=30, celebrities=1, celebrity_share=0.9, seed=5))
+    with Cluster(seed=5) as cluster:
+        store = ShardedPosts(cluster, 6, router=DirectoryRouter(ModuloRouter(6), {u: u % 3 for u in range(1, 31)}))
+        store.load(posts)
+        for direction in ("newest", "oldest"):
+            after, walked = None, []
+            while True:
+                page = sharding.adaptive_fetch(store.shards, after, 7, direction)
+                assert page == sharding.fixed_fetch(store.shards, after, 7, direction, 1)
+                walked.extend(page[:7])
+                if len(page) <= 7:
+                    break
+                after = page[6].key
+            assert walked == store.all_posts(direction)
 
 
 def test_the_proxy_turns_refusals_into_waiting():

@@ -49,35 +49,94 @@ def celebrity_mitigation(posts: Sequence[Post], shards: int, celebrities: Sequen
     return DirectoryRouter(ModuloRouter(shards), table)
 
 
-def feed_page(shards, after, page_size: int, direction: str, per_shard: int) -> list[Post]:
-    """One page of the global feed, asking every shard for ``per_shard`` rows (sequentially: for counting)."""
-    per = [s.fetch(after, direction, per_shard) for s in shards]
-    merged = heapq.merge(*per, key=lambda p: p.key, reverse=direction == "newest")
-    return list(itertools.islice(merged, page_size))
+def _merged(per_shard, direction: str, n: int) -> list[Post]:
+    merged = heapq.merge(*per_shard, key=lambda p: p.key, reverse=direction == "newest")
+    return list(itertools.islice(merged, n))
+
+
+def fixed_fetch(shards, after, page_size: int, direction: str, extra: int) -> list[Post]:
+    """A page (plus one row to know has_next), asking every shard for ``page_size + extra`` rows.
+
+    Sequential on purpose: this function counts rows; the capstone fans out concurrently.
+    """
+    per = [s.fetch(after, direction, page_size + extra) for s in shards]
+    return _merged(per, direction, page_size + 1)
+
+
+def _before(a, b, direction: str) -> bool:
+    """Whether key ``a`` comes before key ``b`` in feed order."""
+    return a > b if direction == "newest" else a < b
+
+
+def adaptive_fetch(shards, after, page_size: int, direction: str) -> list[Post]:
+    """A page (plus one row), asking each shard for its even share first and refilling only where needed.
+
+    Each shard first sends ``ceil((page_size + 1) / shards)`` rows. The merged rows are final up to the
+    ``page_size + 1``-th once no shard could still hold something before it: a shard can, only if it is
+    not exhausted and the last row it sent comes *before* that cut-off. Only those shards are asked
+    again, for twice as many rows as last time, from where they stopped.
+    """
+    need = page_size + 1
+    ask = [max(1, -(-need // max(1, len(shards))))] * len(shards)
+    rows: list[list[Post]] = [[] for _ in shards]
+    exhausted = [False] * len(shards)
+    pending = list(range(len(shards)))
+    while True:
+        for i in pending:
+            start = rows[i][-1].key if rows[i] else after
+            got = shards[i].fetch(start, direction, ask[i])
+            rows[i].extend(got)
+            exhausted[i] = len(got) < ask[i]
+        page = _merged(rows, direction, need)
+        cutoff = page[-1].key if len(page) == need else None
+        pending = [
+            i
+            for i in range(len(shards))
+            if not exhausted[i] and (cutoff is None or _before(rows[i][-1].key, cutoff, direction))
+        ]
+        if not pending:
+            return page
+        for i in pending:
+            ask[i] *= 2
+
+
+STRATEGIES = {
+    "PAGE_SIZE+5 (the notes' sketch)": lambda shards, after, size, d: fixed_fetch(shards, after, size, d, 5),
+    "PAGE_SIZE+1": lambda shards, after, size, d: fixed_fetch(shards, after, size, d, 1),
+    "adaptive": adaptive_fetch,
+}
 
 
 def rows_read_per_page(
     shard_counts: Sequence[int] = (2, 4, 8, 16),
     *,
-    extra: Sequence[int] = (5, 1),
     posts: int = 20_000,
+    celebrities: int = 3,
     page_size: int = 20,
     pages: int = 10,
     seed: int = 42,
 ) -> dict[str, list[float]]:
-    """Mean rows read from all shards per page, asking each shard for ``page_size + e`` rows, per shard count."""
-    data = generate(PostsSpec(posts=posts, users=2_000, seed=seed))
-    table: dict[str, list[float]] = {f"PAGE_SIZE+{e}": [] for e in extra}
+    """Mean rows read from all shards per page under each of :data:`STRATEGIES`, per shard count.
+
+    Every strategy walks the same ``pages`` pages (newest first) and must return the same posts.
+    """
+    data = generate(PostsSpec(posts=posts, users=2_000, celebrities=celebrities, seed=seed))
+    table: dict[str, list[float]] = {name: [] for name in STRATEGIES}
     for n in shard_counts:
         with Cluster(seed=seed) as cluster:
             store = ShardedPosts(cluster, n)
             store.load(data)
-            for e in extra:
-                before, after = store.shards.rows_read, None
+            walks = {}
+            for name, strategy in STRATEGIES.items():
+                before, after, walked = store.shards.rows_read, None, []
                 for _ in range(pages):
-                    page = feed_page(store.shards, after, page_size, "newest", page_size + e)
+                    page = strategy(store.shards, after, page_size, "newest")[:page_size]
+                    walked.extend(page)
                     after = page[-1].key
-                table[f"PAGE_SIZE+{e}"].append((store.shards.rows_read - before) / pages)
+                table[name].append((store.shards.rows_read - before) / pages)
+                walks[name] = walked
+            if len({tuple(w) for w in walks.values()}) != 1:
+                raise AssertionError("the fetch strategies disagree about the pages")
     return table
 
 
