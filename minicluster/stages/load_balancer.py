@@ -146,7 +146,7 @@ def add_server_under_load(
     *,
     servers: int = 2,
     service_time: float = 0.02,
-    rate: float = 240,
+    rate: float = 220,
     duration: float = 2.0,
     add_at: float = 0.8,
     seed: int = 42,
