@@ -1,210 +1,10 @@
-"""Wrong paginators: every mistake WORKBOOK.md names for the capstone, and more."""
+"""Wrong answers to Stage 10's exercises."""
 
-import heapq
-import itertools
-import json
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
-from minicluster.cursor import Cursor
-from minicluster.posts import START, Page
+from minicluster.workbook.checks.paginate_mutants import PAGINATE_MUTANTS
 
-
-def _after(shards, cursor, direction):
-    return None if cursor is None else shards.codec.decode(cursor, direction).key
-
-
-def _fetch_all(shards, after, direction, limit):
-    with ThreadPoolExecutor(max_workers=max(1, len(shards))) as pool:
-        return list(pool.map(lambda s: s.fetch(after, direction, limit), shards))
-
-
-def _merge(per_shard, direction, key=lambda p: p.key):
-    return heapq.merge(*per_shard, key=key, reverse=direction == "newest")
-
-
-def _page(shards, rows, page_size, direction, cursor_post=None):
-    posts, has_next = rows[:page_size], len(rows) > page_size
-    last = cursor_post or (posts[-1] if posts else None)
-    cursor = shards.codec.encode(Cursor(last.created_at, last.post_id, direction)) if has_next else None
-    return Page(posts, cursor, has_next)
-
-
-def offset_per_shard(shards, cursor=None, page_size=20, direction="newest"):
-    """The cursor carries a page number; every shard is read from the start up to that offset."""
-    number = 0 if cursor is None else shards.codec.decode(cursor, direction).post_id
-    skip = number * page_size
-    per_shard = _fetch_all(shards, None, direction, skip + page_size + 1)
-    rows = list(itertools.islice(_merge(per_shard, direction), skip, skip + page_size + 1))
-    posts, has_next = rows[:page_size], len(rows) > page_size
-    token = shards.codec.encode(Cursor(START, number + 1, direction)) if has_next else None
-    return Page(posts, token, has_next)
-
-
-def concatenated_not_merged(shards, cursor=None, page_size=20, direction="newest"):
-    per_shard = _fetch_all(shards, _after(shards, cursor, direction), direction, page_size + 1)
-    return _page(shards, list(itertools.chain(*per_shard))[: page_size + 1], page_size, direction)
-
-
-def too_few_rows_no_refill(shards, cursor=None, page_size=20, direction="newest"):
-    """Asks each shard for its 'share' of the page, as if posts were spread evenly."""
-    share = page_size // max(1, len(shards)) + 1
-    per_shard = _fetch_all(shards, _after(shards, cursor, direction), direction, share)
-    rows = list(itertools.islice(_merge(per_shard, direction), page_size + 1))
-    return _page(shards, rows, page_size, direction)
-
-
-def cursor_on_created_at_only(shards, cursor=None, page_size=20, direction="newest"):
-    """Continues after the last created_at: every other post with that same instant is skipped."""
-    per_shard = _fetch_all(shards, _after(shards, cursor, direction), direction, page_size + 1)
-    rows = list(itertools.islice(_merge(per_shard, direction), page_size + 1))
-    posts, has_next = rows[:page_size], len(rows) > page_size
-    edge = -1 if direction == "newest" else (1 << 63) - 1
-    token = shards.codec.encode(Cursor(posts[-1].created_at, edge, direction)) if has_next else None
-    return Page(posts, token, has_next)
-
-
-def inclusive_cursor(shards, cursor=None, page_size=20, direction="newest"):
-    """Fetches from the last key inclusive (>= instead of >): the last post comes back on the next page."""
-    after = _after(shards, cursor, direction)
-    if after is not None:
-        after = (after[0], after[1] + 1 if direction == "newest" else after[1] - 1)
-    per_shard = _fetch_all(shards, after, direction, page_size + 1)
-    return _page(shards, list(itertools.islice(_merge(per_shard, direction), page_size + 1)), page_size, direction)
-
-
-def no_tie_breaker_in_merge(shards, cursor=None, page_size=20, direction="newest"):
-    per_shard = _fetch_all(shards, _after(shards, cursor, direction), direction, page_size + 1)
-    rows = list(itertools.islice(_merge(per_shard, direction, key=lambda p: p.created_at), page_size + 1))
-    return _page(shards, rows, page_size, direction)
-
-
-def cursor_from_last_fetched(shards, cursor=None, page_size=20, direction="newest"):
-    """Next cursor from the extra row fetched to learn has_next: that row is never returned."""
-    per_shard = _fetch_all(shards, _after(shards, cursor, direction), direction, page_size + 1)
-    rows = list(itertools.islice(_merge(per_shard, direction), page_size + 1))
-    return _page(shards, rows, page_size, direction, cursor_post=rows[-1] if rows else None)
-
-
-def crashes_on_an_empty_shard(shards, cursor=None, page_size=20, direction="newest"):
-    per_shard = _fetch_all(shards, _after(shards, cursor, direction), direction, page_size + 1)
-    heads = [rows[0] for rows in per_shard]  # IndexError when a shard has nothing left
-    del heads
-    return _page(shards, list(itertools.islice(_merge(per_shard, direction), page_size + 1)), page_size, direction)
-
-
-def swallows_shard_errors(shards, cursor=None, page_size=20, direction="newest"):
-    after = _after(shards, cursor, direction)
-
-    def fetch(shard):
-        try:
-            return shard.fetch(after, direction, page_size + 1)
-        except Exception:
-            return []
-
-    with ThreadPoolExecutor(max_workers=max(1, len(shards))) as pool:
-        per_shard = list(pool.map(fetch, shards))
-    return _page(shards, list(itertools.islice(_merge(per_shard, direction), page_size + 1)), page_size, direction)
-
-
-def sequential_fan_out(shards, cursor=None, page_size=20, direction="newest"):
-    after = _after(shards, cursor, direction)
-    per_shard = [s.fetch(after, direction, page_size + 1) for s in shards]
-    return _page(shards, list(itertools.islice(_merge(per_shard, direction), page_size + 1)), page_size, direction)
-
-
-def shared_list_without_waiting(shards, cursor=None, page_size=20, direction="newest"):
-    """Threads append to one shared list; the function reads it before they have all finished."""
-    after = _after(shards, cursor, direction)
-    gathered = []
-
-    def fetch(shard):
-        gathered.extend(shard.fetch(after, direction, page_size + 1))
-
-    threads = [threading.Thread(target=fetch, args=(s,)) for s in shards]
-    for t in threads:
-        t.start()
-    threads[0].join()
-    rows = sorted(gathered, key=lambda p: p.key, reverse=direction == "newest")[: page_size + 1]
-    return _page(shards, rows, page_size, direction)
-
-
-def has_next_when_page_is_full(shards, cursor=None, page_size=20, direction="newest"):
-    """Guesses has_next from a full page: a last page that is exactly full gets an empty page after it."""
-    per_shard = _fetch_all(shards, _after(shards, cursor, direction), direction, page_size)
-    posts = list(itertools.islice(_merge(per_shard, direction), page_size))
-    has_next = len(posts) == page_size
-    token = shards.codec.encode(Cursor(posts[-1].created_at, posts[-1].post_id, direction)) if has_next else None
-    return Page(posts, token, has_next)
-
-
-def cursor_even_on_the_last_page(shards, cursor=None, page_size=20, direction="newest"):
-    """The notes' sketch: next cursor = last post, always (or the old cursor when the page is empty)."""
-    per_shard = _fetch_all(shards, _after(shards, cursor, direction), direction, page_size + 1)
-    rows = list(itertools.islice(_merge(per_shard, direction), page_size + 1))
-    posts = rows[:page_size]
-    token = shards.codec.encode(Cursor(posts[-1].created_at, posts[-1].post_id, direction)) if posts else cursor
-    return Page(posts, token, len(rows) > page_size)
-
-
-def page_size_plus_five(shards, cursor=None, page_size=20, direction="newest"):
-    """The notes' PER_SHARD_FETCH = PAGE_SIZE + 5: correct pages, but more rows read than needed."""
-    per_shard = _fetch_all(shards, _after(shards, cursor, direction), direction, page_size + 5)
-    return _page(shards, list(itertools.islice(_merge(per_shard, direction), page_size + 1)), page_size, direction)
-
-
-def plain_json_cursor(shards, cursor=None, page_size=20, direction="newest"):
-    """A readable, unsigned cursor: anyone can edit it, and garbage is not refused as InvalidCursor."""
-    from datetime import datetime
-
-    after = None
-    if cursor is not None:
-        data = json.loads(cursor)
-        after = (datetime.fromisoformat(data["t"]), data["id"])
-    per_shard = _fetch_all(shards, after, direction, page_size + 1)
-    rows = list(itertools.islice(_merge(per_shard, direction), page_size + 1))
-    posts, has_next = rows[:page_size], len(rows) > page_size
-    token = json.dumps({"t": posts[-1].created_at.isoformat(), "id": posts[-1].post_id}) if has_next else None
-    return Page(posts, token, has_next)
-
-
-def cursor_direction_ignored(shards, cursor=None, page_size=20, direction="newest"):
-    """Decodes every cursor as it was issued, so a newest-first cursor walks oldest-first silently."""
-    after = None
-    if cursor is not None:
-        for issued in ("newest", "oldest"):
-            try:
-                after = shards.codec.decode(cursor, issued).key
-                break
-            except ValueError:
-                continue
-    per_shard = _fetch_all(shards, after, direction, page_size + 1)
-    return _page(shards, list(itertools.islice(_merge(per_shard, direction), page_size + 1)), page_size, direction)
-
-
-MUTANTS = {
-    "10.paginate": {
-        f.__name__: f
-        for f in (
-            offset_per_shard,
-            concatenated_not_merged,
-            too_few_rows_no_refill,
-            cursor_on_created_at_only,
-            inclusive_cursor,
-            no_tie_breaker_in_merge,
-            cursor_from_last_fetched,
-            crashes_on_an_empty_shard,
-            swallows_shard_errors,
-            sequential_fan_out,
-            shared_list_without_waiting,
-            has_next_when_page_is_full,
-            cursor_even_on_the_last_page,
-            page_size_plus_five,
-            plain_json_cursor,
-            cursor_direction_ignored,
-        )
-    }
-}
+MUTANTS = {"10.paginate": dict(PAGINATE_MUTANTS)}
 
 
 # -- 10.hash_ring ---------------------------------------------------------------------------------
@@ -486,5 +286,92 @@ MUTANTS["10.connection_pool"] = {
         ReleaseWakesNobody,
         LendsWithoutRemoving,
         OpensBeforeReusing,
+    )
+}
+
+
+# -- 10.validate ----------------------------------------------------------------------------------
+def _solution_validate():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "solutions" / "10_sharding" / "validate.py"
+    spec = importlib.util.spec_from_file_location("_validate_solution", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_V = _solution_validate()
+
+
+def finds_nothing(paginate, store):
+    return []
+
+
+def complains_about_everything(paginate, store):
+    return ["something looks off"]
+
+
+def only_checks_the_first_page(paginate, store):
+    posts, _, _ = paginate(store.shards, None, 5, "newest")
+    return [] if posts == store.all_posts("newest")[:5] else ["first page differs"]
+
+
+def only_newest_first_and_order(paginate, store):
+    walked, problems, _ = _V._pages(paginate, store, 3, "newest")
+    return problems or ([] if walked == store.all_posts("newest") else ["order"])
+
+
+def _solution_without(skipped):
+    """The reference validator with one of its checks left out."""
+
+    def validate(paginate, store):
+        total = len(store.all_posts("newest"))
+        checks = {
+            "concurrency": [lambda: _V._concurrency(paginate, store)],
+            "walks": [
+                lambda size=size, direction=direction: _V._walk(paginate, store, size, direction)
+                for direction in ("newest", "oldest")
+                for size in sorted({1, 3, max(1, total), total + 1})
+            ],
+            "bad cursors": [lambda: _V._bad_cursors(paginate, store)],
+            "shard down": [lambda: _V._shard_down(paginate, store)],
+            "writers": [lambda: _V._writers(paginate, store)],
+        }
+        for name, runs in checks.items():
+            if name == skipped:
+                continue
+            for run in runs:
+                problems = run()
+                if problems:
+                    return problems
+        return []
+
+    validate.__name__ = f"never_checks_{skipped.replace(' ', '_')}"
+    return validate
+
+
+never_checks_concurrency = _solution_without("concurrency")
+never_takes_a_shard_down = _solution_without("shard down")
+never_tries_bad_cursors = _solution_without("bad cursors")
+
+
+def raises_instead_of_reporting(paginate, store):
+    posts, _, _ = paginate(store.shards, "garbage", 5, "newest")
+    return []
+
+
+MUTANTS["10.validate"] = {
+    f.__name__: f
+    for f in (
+        finds_nothing,
+        complains_about_everything,
+        only_checks_the_first_page,
+        only_newest_first_and_order,
+        never_checks_concurrency,
+        never_takes_a_shard_down,
+        never_tries_bad_cursors,
+        raises_instead_of_reporting,
     )
 }

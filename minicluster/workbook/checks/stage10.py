@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import linecache
 import math
@@ -535,3 +536,76 @@ class ConnectionPoolCheck(Checker):
                 f"four borrowers arrived in the order 0, 1, 2, 3 while the only connection was lent; they were "
                 f"served {served}: keep waiters in line, first come first served"
             )
+
+
+class ValidateCheck(Checker):
+    """A learner's validator: silent on a correct paginator, and catches every paginator in the catalogue."""
+
+    exercise_id = "10.validate"
+    call_timeout = 60.0
+
+    @staticmethod
+    def _scenarios():
+        posts = generate(PostsSpec(posts=16, users=12, celebrities=2, tie_share=0.3, seed=21))
+        few = DirectoryRouter(ModuloRouter(6), {u: u % 3 for u in range(1, 13)})
+        return [
+            ("16 posts on 4 shards", lambda c: PaginateCheck._store(c, 4, posts)),
+            ("16 posts on 6 shards, 3 of them empty", lambda c: PaginateCheck._store(c, 6, posts, few)),
+            ("16 posts on 4 shards of 20 ms each", lambda c: _latency_store(c, posts)),
+        ]
+
+    def verify(self, validate) -> list[str]:
+        from .paginate_mutants import DESCRIPTIONS, PAGINATE_MUTANTS, reference
+
+        if not callable(validate):
+            raise Failure(f"expected a function validate(paginate, store), got {describe(validate)}")
+        with contextlib.ExitStack() as stack:
+            stores = _Stores(self._scenarios(), stack)
+            for i, scenario in enumerate(stores.names):
+                problems = self._problems(validate, reference, stores, i, "a correct paginator")
+                if problems:
+                    raise Failure(
+                        f"your validator reported {describe(problems[0])} for a correct paginator on {scenario}; "
+                        "a validator must stay silent when nothing is wrong"
+                    )
+            for name, broken in PAGINATE_MUTANTS.items():
+                what = f"a paginator that {DESCRIPTIONS[name]}"
+                if not any(self._problems(validate, broken, stores, i, what) for i in range(len(stores.names))):
+                    raise Failure(f"your validator found nothing wrong with {what}")
+        return [
+            "silent on a correct paginator over three stores",
+            f"catches all {len(PAGINATE_MUTANTS)} broken paginators of the capstone's catalogue",
+        ]
+
+    def _problems(self, validate, paginator, stores, i, what) -> list:
+        store = stores.get(i)
+        problems = self.call(validate, paginator, store, on=f"validate({what}, {stores.names[i]})")
+        if not isinstance(problems, (list, tuple)):
+            raise Failure(f"validate({what}, {stores.names[i]}) returned {describe(problems)}; return a list")
+        return list(problems)
+
+
+class _Stores:
+    """One store per scenario, rebuilt only when a validator left it changed (a post added, a shard down)."""
+
+    def __init__(self, scenarios, stack: contextlib.ExitStack) -> None:
+        self.names = [name for name, _ in scenarios]
+        self._builds = [build for _, build in scenarios]
+        self._stack = stack
+        self._stores: list = [None] * len(scenarios)
+        self._posts: list = [None] * len(scenarios)
+
+    def get(self, i: int):
+        store = self._stores[i]
+        if store is not None and all(s.node.is_up for s in store.shards) and store.all_posts() == self._posts[i]:
+            return store
+        cluster = self._stack.enter_context(Cluster(seed=21 + i))
+        store = self._stores[i] = self._builds[i](cluster)
+        self._posts[i] = store.all_posts()
+        return store
+
+
+def _latency_store(cluster, posts):
+    store = ShardedPosts(cluster, 4, query_time=0.02)
+    store.load(posts)
+    return store
