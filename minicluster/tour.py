@@ -6,13 +6,14 @@ import time
 from collections.abc import Callable, Iterable
 
 from .errors import ConfigError
-from .stages import load_balancer, single_server, web_db_split
+from .stages import load_balancer, sharding, single_server, web_db_split
 
 #: stage number -> (title, a function returning the stage's results as text)
 STAGES: dict[int, tuple[str, Callable[[], str]]] = {
     1: ("Single server", single_server.headline),
     2: ("Web tier and database apart", web_db_split.headline),
     3: ("Load balancer", load_balancer.headline),
+    10: ("Sharding and the global feed", sharding.headline),
 }
 
 

@@ -169,3 +169,20 @@ def proxy_experiment(
         for name, target in (("straight to the database", direct), ("through the proxy", proxied)):
             results[name] = closed_loop(target, users=concurrency, requests_per_user=per_thread, seed=seed)
         return results, proxy.pools["db"].waits
+
+
+def headline(*, seed: int = 42) -> str:
+    """Stage 10's results in a few lines of text (for ``minicluster tour``)."""
+    counts = (2, 4, 8, 16)
+    reads = rows_read_per_page(counts, posts=5_000, seed=seed)
+    runs, waits = proxy_experiment(seed=seed)
+    lines = ["Rows read from all shards per page of 20 (exact), by shards:"]
+    lines.append(f"{'strategy':<33}" + "".join(f"{n:>8}" for n in counts))
+    for name, values in reads.items():
+        lines.append(f"{name:<33}" + "".join(f"{v:>8.1f}" for v in values))
+    direct, proxied = runs["straight to the database"], runs["through the proxy"]
+    lines.append(
+        f"1,000 requests from 200 threads, database capped at 50 connections: {direct.errors} refused straight, "
+        f"{proxied.errors} through a proxy pool of 20 (longest wait {waits.max * 1000:.0f} ms)."
+    )
+    return "\n".join(lines)
