@@ -193,6 +193,8 @@ class ShardedPosts:
 
     def __init__(self, cluster, shards: int, *, router: ShardRouter | None = None, query_time: float = 0.0) -> None:
         check_positive("shards", shards, integer=True)
+        self.cluster = cluster
+        self.query_time = query_time
         self.router = router or ModuloRouter(shards)
         if self.router.shards != shards:
             raise ConfigError(f"the router knows {self.router.shards} shards, but {shards} were asked for")
@@ -222,6 +224,37 @@ class ShardedPosts:
             self.shards[index].node.bulk_load("posts", _columns(part))
         if posts:
             self.truth.bulk_load("posts", _columns(posts))
+
+    def reshard(self, router: ShardRouter) -> tuple[int, int]:
+        """Move every post to the shard ``router`` gives its author, adding shard files as needed.
+
+        Posts are copied to their new shard before they are deleted from the old one, so a reader never
+        misses one (it may briefly see one twice). Returns ``(moved, total)``.
+        """
+        if router.shards < len(self.shards):
+            raise ConfigError(f"resharding only grows: {len(self.shards)} shards now, the router knows {router.shards}")
+        with self._lock:
+            for i in range(len(self.shards), router.shards):
+                node = self.cluster.add_database(f"shard{i}", host=f"shard-host{i}", query_time=self.query_time)
+                node.execute(POSTS_DDL)
+                self.shards.append(Shard(node, i))
+            moving: dict[tuple[int, int], list[Post]] = {}
+            total = 0
+            for shard in list(self.shards):
+                for row in shard.node.execute("SELECT post_id, user_id, created_at, body FROM posts"):
+                    total += 1
+                    post = Post(*row)
+                    target = router.shard_for(post.user_id)
+                    if target != shard.index:
+                        moving.setdefault((shard.index, target), []).append(post)
+            for (_, target), posts in moving.items():
+                self.shards[target].node.bulk_load("posts", _columns(posts))
+            for (source, _), posts in moving.items():
+                self.shards[source].node.execute(
+                    "DELETE FROM posts WHERE post_id IN (SELECT UNNEST(?))", [[p.post_id for p in posts]]
+                )
+            self.router = router
+        return sum(len(p) for p in moving.values()), total
 
     def insert(self, post: Post) -> None:
         """A new post, written to its shard and to the ground truth."""

@@ -5,7 +5,7 @@ import pytest
 from minicluster import Cluster
 from minicluster.errors import ConfigError, NodeDown
 from minicluster.posts import Post, PostsSpec, ShardedPosts, generate
-from minicluster.sharding import RingRouter
+from minicluster.sharding import ModuloRouter, RingRouter
 
 SPEC = PostsSpec(posts=3000, users=200, celebrities=2, seed=7)
 
@@ -110,3 +110,20 @@ def test_router_must_match_the_shard_count():
             ShardedPosts(cluster, 4, router=RingRouter(3))
     with pytest.raises(ConfigError, match="celebrities"):
         PostsSpec(users=2, celebrities=3)
+
+
+def test_resharding_moves_the_rows_and_counts_them(posts):
+    with Cluster(seed=9) as cluster:
+        store = ShardedPosts(cluster, 3)
+        store.load(posts)
+        before = store.all_posts()
+        moved, total = store.reshard(ModuloRouter(4))
+        assert total == len(posts) and len(store.shards) == 4
+        assert moved == sum(ModuloRouter(3).shard_for(p.user_id) != ModuloRouter(4).shard_for(p.user_id) for p in posts)
+        for shard in store.shards:
+            users = {u for (u,) in shard.node.execute("SELECT DISTINCT user_id FROM posts")}
+            assert all(ModuloRouter(4).shard_for(u) == shard.index for u in users)
+        assert sum(s.node.execute("SELECT count(*) FROM posts")[0][0] for s in store.shards) == len(posts)
+        assert store.all_posts() == before
+        with pytest.raises(ConfigError, match="resharding only grows"):
+            store.reshard(ModuloRouter(2))

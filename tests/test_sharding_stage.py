@@ -57,3 +57,18 @@ def test_the_proxy_turns_refusals_into_waiting():
     assert direct.errors > 0 and set(direct.error_kinds) == {"TooManyConnections"}
     assert proxied.errors == 0 and proxied.completed == 200
     assert waits.count == 200
+
+
+def test_heat_map_counts_every_post_once_per_shard_and_time():
+    posts = generate(PostsSpec(posts=2000, users=300, celebrities=2, seed=4))
+    grid = sharding.load_heat_map(posts, ModuloRouter(5), buckets=10)
+    assert len(grid) == 5 and all(len(row) == 10 for row in grid)
+    assert sum(map(sum, grid)) == 2000
+    assert [sum(row) for row in grid] == sharding.posts_per_shard(posts, ModuloRouter(5))
+
+
+def test_resharding_moves_far_fewer_rows_with_consistent_hashing():
+    moved = sharding.reshard_experiment(posts=2000, shards=4, seed=3)
+    fraction = {name: m / total for name, (m, total) in moved.items()}
+    assert fraction["modulo"] > 0.6
+    assert fraction["ring (100 vnodes)"] < 0.35 and fraction["jump hash"] < 0.35

@@ -186,3 +186,33 @@ def headline(*, seed: int = 42) -> str:
         f"{proxied.errors} through a proxy pool of 20 (longest wait {waits.max * 1000:.0f} ms)."
     )
     return "\n".join(lines)
+
+
+def load_heat_map(posts: Sequence[Post], router, buckets: int = 30) -> list[list[int]]:
+    """Posts written per shard (rows) per time bucket (columns): where and when the load lands."""
+    start = min(p.created_at for p in posts)
+    span = (max(p.created_at for p in posts) - start).total_seconds() or 1.0
+    grid = [[0] * buckets for _ in range(router.shards)]
+    for p in posts:
+        column = min(buckets - 1, int((p.created_at - start).total_seconds() / span * buckets))
+        grid[router.shard_for(p.user_id)][column] += 1
+    return grid
+
+
+def reshard_experiment(*, posts: int = 5_000, shards: int = 4, seed: int = 42) -> dict[str, tuple[int, int]]:
+    """Rows actually moved between shard files when going from ``shards`` to ``shards + 1``, per router."""
+    data = generate(PostsSpec(posts=posts, users=2_000, seed=seed))
+    moved = {}
+    for name, make in ROUTERS.items():
+        with Cluster(seed=seed) as cluster:
+            store = ShardedPosts(cluster, shards, router=make(shards))
+            store.load(data)
+            moved[name] = store.reshard(make(shards + 1))
+            on_shards = sum(s.node.execute("SELECT count(*) FROM posts")[0][0] for s in store.shards)
+            if on_shards != len(data) or any(
+                store.router.shard_for(u) != s.index
+                for s in store.shards
+                for (u,) in s.node.execute("SELECT DISTINCT user_id FROM posts")
+            ):
+                raise AssertionError("resharding lost, duplicated or misplaced posts")
+    return moved
