@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import linecache
 import math
@@ -217,26 +218,46 @@ class PaginateCheck(Checker):
 
     def _writers(self, paginate, cluster, posts) -> None:
         store = self._store(cluster, 4, posts)
-        rng = random.Random(16)
         initial = store.all_posts("newest")
         deleted: set[int] = set()
         inserted: dict[int, Post] = {}
-        next_id = max(p.post_id for p in posts) + 1
+        ids = itertools.count(max(p.post_id for p in posts) + 1)
+        lock = threading.Lock()
 
-        def mutate(walk: Walk) -> None:
-            nonlocal next_id
-            for _ in range(2):  # new posts at random times: some ahead of the cursor, some behind
-                when = rng.choice(posts).created_at
-                post = Post(next_id, rng.randint(1, 40), when, "written during the walk")
-                next_id += 1
+        def mutate(rng: random.Random) -> None:
+            """Two new posts at random earlier times (some ahead of the cursor, some behind), one deletion."""
+            for _ in range(2):
+                post = Post(next(ids), rng.randint(1, 40), rng.choice(posts).created_at, "written during the walk")
                 store.insert(post)
-                inserted[post.post_id] = post
+                with lock:
+                    inserted[post.post_id] = post
             victim = rng.choice(initial)
-            if victim.post_id not in deleted:
-                store.delete(victim)
+            with lock:
+                fresh = victim.post_id not in deleted
                 deleted.add(victim.post_id)
+            if fresh:
+                store.delete(victim)
 
-        walk = self._walk(paginate, store, 10, "newest", "posts inserted and deleted during the walk", mutate)
+        # One writer between pages (the same every run) and one racing the walk on its own thread.
+        between = random.Random(16)
+        racing = random.Random(17)
+        stop = threading.Event()
+
+        def writer() -> None:
+            for _ in range(40):
+                if stop.is_set():
+                    return
+                mutate(racing)
+
+        thread = threading.Thread(target=writer, name="concurrent-writer", daemon=True)
+        thread.start()
+        try:
+            walk = self._walk(
+                paginate, store, 10, "newest", "posts inserted and deleted during the walk", lambda w: mutate(between)
+            )
+        finally:
+            stop.set()
+            thread.join(self.call_timeout)
         on = "posts inserted and deleted during the walk, newest first, page size 10"
         ids = [p.post_id for p in walk.posts]
         if len(ids) != len(set(ids)):
