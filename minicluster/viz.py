@@ -83,6 +83,15 @@ def architecture(cluster, title: str | None = None) -> Diagram:
     return Diagram("\n".join(lines), "\n".join(text))
 
 
+def _finished(fig, title: str | None):
+    """Title, tight layout, and closed: a notebook shows the returned figure once, scripts leak nothing."""
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
 def plot_sweep(sweep: Sweep, *, xlabel: str | None = None, knee: bool = True, title: str | None = None):
     """Throughput (left) and p50/p99 latency (right) against the swept parameter.
 
@@ -108,11 +117,7 @@ def plot_sweep(sweep: Sweep, *, xlabel: str | None = None, knee: bool = True, ti
         if knee_at is not None:
             ax.axvline(knee_at, color="grey", linestyle=":", label="knee")
         ax.legend()
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return _finished(fig, title)
 
 
 def plot_timeline(
@@ -147,11 +152,7 @@ def plot_timeline(
         axes[0].annotate(f"{event.action} {event.node}", (x, 1.02), xycoords=("data", "axes fraction"), fontsize=8)
     for ax in axes:
         ax.grid(alpha=0.3)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return _finished(fig, title)
 
 
 def plot_percentiles(results: dict[str, LoadResult], *, percentiles=(50, 99), title: str | None = None):
@@ -167,8 +168,4 @@ def plot_percentiles(results: dict[str, LoadResult], *, percentiles=(50, 99), ti
     ax.set_ylabel("latency (ms, log scale)")
     ax.grid(alpha=0.3, axis="y")
     ax.legend()
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return _finished(fig, title)
