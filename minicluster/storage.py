@@ -109,6 +109,9 @@ class DatabaseNode(Node):
         self.cores = cores
         self._cores = threading.BoundedSemaphore(cores) if cores else None
         self._root = duckdb.connect(str(self.path))
+        # Every node speaks UTC, whatever the machine's zone: TIMESTAMPTZ values come back as UTC.
+        # GLOBAL: every connection of this database (each a cursor of the root) inherits it.
+        self._root.execute("SET GLOBAL TimeZone = 'UTC'")
         self._open = 0
         self._conn_lock = threading.Lock()
 
@@ -132,8 +135,6 @@ class DatabaseNode(Node):
             self._open += 1
             self.metrics.gauge("connections").add(1)
             cursor = self._root.cursor()
-        # Every node speaks UTC, whatever the machine's zone: TIMESTAMPTZ values come back as UTC.
-        cursor.execute("SET TimeZone = 'UTC'")
         return DatabaseConnection(self, cursor)
 
     def _release(self) -> None:

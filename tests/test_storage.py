@@ -1,3 +1,6 @@
+import os
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -90,3 +93,21 @@ def test_crashed_database_refuses_and_keeps_committed_rows(tmp_path):
 def test_bad_database_config(tmp_path):
     with pytest.raises(ConfigError, match="max_connections must be an integer > 0, got 0"):
         DatabaseNode("db", tmp_path / "x.duckdb", max_connections=0)
+
+
+def test_every_connection_speaks_utc_whatever_the_machine_zone(tmp_path):
+    # In a fresh process whose zone is New York: DuckDB would otherwise hand back New York times.
+    script = (
+        "import sys; from minicluster.storage import DatabaseNode\n"
+        "node = DatabaseNode('db', sys.argv[1])\n"
+        "with node.connect() as a, node.connect() as b:\n"
+        "    zones = {c.execute(\"SELECT current_setting('TimeZone')\").fetchone()[0] for c in (a, b)}\n"
+        "    ts = a.execute(\"SELECT TIMESTAMPTZ '2026-01-01 05:00:00+05'\").fetchone()[0]\n"
+        "print(sorted(zones), ts.isoformat())\n"
+        "node.close()\n"
+    )
+    env = {**os.environ, "TZ": "America/New_York"}
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "tz.duckdb")], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["['UTC']", "2026-01-01T00:00:00+00:00"]
