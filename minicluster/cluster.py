@@ -95,8 +95,9 @@ class Cluster:
         max_connections: int = 100,
         query_time: float = 0.0,
         cores: int | None = None,
+        row_group_size: int = 16_384,
     ) -> DatabaseNode:
-        """A DuckDB database stored in ``<workdir>/<name>.duckdb``."""
+        """A DuckDB database stored in ``<workdir>/<name>.duckdb`` (see :class:`DatabaseNode`)."""
         self._check_new(name)
         node = DatabaseNode(
             name,
@@ -104,6 +105,7 @@ class Cluster:
             max_connections=max_connections,
             query_time=query_time,
             cores=cores,
+            row_group_size=row_group_size,
             host=host,
             clock=self.clock,
         )

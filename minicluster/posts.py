@@ -20,6 +20,7 @@ import itertools
 import random
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
@@ -105,7 +106,8 @@ def generate(spec: PostsSpec) -> list[Post]:
 
 
 def _columns(posts: Sequence[Post]) -> dict[str, list]:
-    return {field: [getattr(p, field) for p in posts] for field in Post._fields}
+    columns = list(zip(*posts)) or [() for _ in Post._fields]
+    return {field: list(values) for field, values in zip(Post._fields, columns)}
 
 
 class Shard:
@@ -120,11 +122,17 @@ class Shard:
         self.index = index
         self.name = node.name
         self._rows_read = 0
+        self._queries = 0
         self._lock = threading.Lock()
 
     @property
     def rows_read(self) -> int:
         return self._rows_read
+
+    @property
+    def queries(self) -> int:
+        """Fetches sent to this shard so far (each one a round trip)."""
+        return self._queries
 
     def fetch(self, after: tuple[datetime, int] | None, direction: str = "newest", limit: int = 20) -> list[Post]:
         """Up to ``limit`` posts strictly after ``after`` (a ``(created_at, post_id)`` key) in ``direction``.
@@ -138,8 +146,10 @@ class Shard:
         op, order = ("<", "DESC") if direction == "newest" else (">", "ASC")
         where, params = "", []
         if after is not None:
-            where = f"WHERE (created_at, post_id) {op} (?, ?)"
-            params = [after[0], after[1]]
+            # The first condition is implied by the second; it is there because DuckDB skips whole row
+            # groups by the min/max of a plain column comparison, not of a row comparison.
+            where = f"WHERE created_at {op}= ? AND (created_at, post_id) {op} (?, ?)"
+            params = [after[0], after[0], after[1]]
         sql = (
             f"SELECT post_id, user_id, created_at, body FROM posts {where} "
             f"ORDER BY created_at {order}, post_id {order} LIMIT ?"
@@ -148,6 +158,7 @@ class Shard:
             rows = conn.execute(sql, [*params, limit]).fetchall()
         with self._lock:
             self._rows_read += len(rows)
+            self._queries += 1
         self.node.metrics.counter("rows_read").inc(len(rows))
         return [Post(*row) for row in rows]
 
@@ -183,6 +194,11 @@ class ShardSet(list):
         """Rows read from every shard so far."""
         return sum(s.rows_read for s in self)
 
+    @property
+    def queries(self) -> int:
+        """Fetches sent to all shards so far."""
+        return sum(s.queries for s in self)
+
 
 class ShardedPosts:
     """Posts sharded by ``user_id`` over ``shards`` DuckDB files, plus a single-database ground truth.
@@ -215,15 +231,18 @@ class ShardedPosts:
     def shard_of(self, user_id: int) -> Shard:
         return self.shards[self.router.shard_for(user_id)]
 
-    def load(self, posts: Sequence[Post]) -> None:
-        """Bulk-load ``posts`` into their shards and into the ground truth."""
+    def load(self, posts: Sequence[Post], *, truth: bool = True) -> None:
+        """Bulk-load ``posts`` into their shards and (unless ``truth=False``) into the ground truth."""
         by_shard: dict[int, list[Post]] = {}
+        shard_of = {user: self.router.shard_for(user) for user in {p.user_id for p in posts}}  # once per user
         for post in posts:
-            by_shard.setdefault(self.router.shard_for(post.user_id), []).append(post)
-        for index, part in by_shard.items():
-            self.shards[index].node.bulk_load("posts", _columns(part))
-        if posts:
-            self.truth.bulk_load("posts", _columns(posts))
+            by_shard.setdefault(shard_of[post.user_id], []).append(post)
+        loads = [(self.shards[index].node, part) for index, part in by_shard.items()]
+        if posts and truth:
+            loads.append((self.truth, posts))
+        # Each file is its own database and DuckDB inserts without the GIL: load them side by side.
+        with ThreadPoolExecutor(max_workers=min(4, max(1, len(loads)))) as pool:
+            list(pool.map(lambda load: load[0].bulk_load("posts", _columns(load[1])), loads))
 
     def reshard(self, router: ShardRouter) -> tuple[int, int]:
         """Move every post to the shard ``router`` gives its author, adding shard files as needed.

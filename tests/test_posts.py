@@ -69,6 +69,8 @@ def test_keyset_walk_of_one_shard_returns_it_whole_in_order(store, direction):
         after = page[-1].key
     assert walked == expected
     assert shard.rows_read == len(expected)
+    assert shard.queries == len(expected) // 7 + 1  # one round trip per page, the last one short
+    assert store.shards.queries == shard.queries and store.shards.rows_read == shard.rows_read
 
 
 def test_fetch_is_strictly_after_the_key_within_a_tie(store):
@@ -102,6 +104,14 @@ def test_insert_and_delete_reach_the_shard_and_the_ground_truth(store, posts):
     assert store.all_posts()[0] == post
     store.delete(post)
     assert post not in store.all_posts()
+
+
+def test_load_without_the_ground_truth(posts):
+    with Cluster(seed=3) as cluster:
+        store = ShardedPosts(cluster, 3)
+        store.load(posts, truth=False)
+        assert sum(s.node.execute("SELECT count(*) FROM posts")[0][0] for s in store.shards) == len(posts)
+        assert store.all_posts() == []
 
 
 def test_router_must_match_the_shard_count():

@@ -1,5 +1,6 @@
-from minicluster.posts import PostsSpec, generate
-from minicluster.sharding import ModuloRouter
+from minicluster import Cluster
+from minicluster.posts import PostsSpec, ShardedPosts, generate
+from minicluster.sharding import DirectoryRouter, ModuloRouter
 from minicluster.stages import sharding
 
 
@@ -28,24 +29,37 @@ def test_rows_read_per_page_fixed_and_adaptive():
     assert all(a >= 11 for a in adaptive), "a page of 10 plus the look-ahead row needs at least 11 rows"
 
 
-def test_adaptive_fetch_returns_exactly_the_fixed_fetch_pages_on_skewed_and_empty_shards():
-    from minicluster import Cluster
-    from minicluster.posts import ShardedPosts
-    from minicluster.sharding import DirectoryRouter
+def _walk(fetch, store, size, direction, check=None):
+    """Every page through ``fetch`` (a page plus its look-ahead row); ``check(after, page)`` sees each."""
+    after, walked = None, []
+    while True:
+        page = fetch(store.shards, after, size, direction)
+        if check:
+            check(after, page)
+        walked.extend(page[:size])
+        if len(page) <= size:
+            return walked
+        after = page[size - 1].key
 
+
+def _skewed_store(cluster, shards, populated, posts):
+    store = ShardedPosts(
+        cluster, shards, router=DirectoryRouter(ModuloRouter(shards), {u: u % populated for u in range(1, 41)})
+    )
+    store.load(posts)
+    return store
+
+
+def test_adaptive_fetch_returns_exactly_the_fixed_fetch_pages_on_skewed_and_empty_shards():
     posts = generate(PostsSpec(posts=400, users=30, celebrities=1, celebrity_share=0.9, seed=5))
     with Cluster(seed=5) as cluster:
-        store = ShardedPosts(cluster, 6, router=DirectoryRouter(ModuloRouter(6), {u: u % 3 for u in range(1, 31)}))
-        store.load(posts)
+        store = _skewed_store(cluster, 6, 3, posts)
         for direction in ("newest", "oldest"):
-            after, walked = None, []
-            while True:
-                page = sharding.adaptive_fetch(store.shards, after, 7, direction)
+
+            def same_as_fixed(after, page, direction=direction):
                 assert page == sharding.fixed_fetch(store.shards, after, 7, direction, 1)
-                walked.extend(page[:7])
-                if len(page) <= 7:
-                    break
-                after = page[6].key
+
+            walked = _walk(sharding.adaptive_fetch, store, 7, direction, same_as_fixed)
             assert walked == store.all_posts(direction)
 
 
@@ -72,3 +86,29 @@ def test_resharding_moves_far_fewer_rows_with_consistent_hashing():
     fraction = {name: m / total for name, (m, total) in moved.items()}
     assert fraction["modulo"] > 0.6
     assert fraction["ring (100 vnodes)"] < 0.35 and fraction["jump hash"] < 0.35
+
+
+def test_one_row_at_a_time_is_the_floor_and_agrees_with_the_other_strategies():
+    costs = sharding.fetch_costs(
+        (3, 6),
+        posts=2000,
+        page_size=10,
+        pages=3,
+        seed=2,
+        strategies={**sharding.STRATEGIES, "floor": sharding.one_row_at_a_time},
+    )
+    # fetch_costs raises if the strategies disagree on a page; the floor reads the page, its look-ahead
+    # row and one row from each other shard, one query per row.
+    assert costs["floor"]["rows"] == [11 + 2, 11 + 5]
+    assert costs["floor"]["queries"] == costs["floor"]["rows"]
+    for name in sharding.STRATEGIES:
+        assert all(r >= f for r, f in zip(costs[name]["rows"], costs["floor"]["rows"]))
+    assert costs["PAGE_SIZE+1"]["queries"] == [3, 6]
+
+
+def test_one_row_at_a_time_walks_a_store_with_empty_and_exhausted_shards_in_both_directions():
+    posts = generate(PostsSpec(posts=60, users=12, celebrities=1, tie_share=0.4, seed=6))
+    with Cluster(seed=6) as cluster:
+        store = _skewed_store(cluster, 5, 2, posts)
+        for direction in ("newest", "oldest"):
+            assert _walk(sharding.one_row_at_a_time, store, 4, direction) == store.all_posts(direction)

@@ -111,3 +111,17 @@ def test_every_connection_speaks_utc_whatever_the_machine_zone(tmp_path):
         [sys.executable, "-c", script, str(tmp_path / "tz.duckdb")], env=env, capture_output=True, text=True, check=True
     )
     assert out.stdout.split() == ["['UTC']", "2026-01-01T00:00:00+00:00"]
+
+
+def test_row_group_size_is_applied_and_checked(tmp_path):
+    with pytest.raises(ConfigError, match="row_group_size must be an integer >= 2048.*got 100"):
+        DatabaseNode("small", tmp_path / "small.duckdb", row_group_size=100)
+    node = DatabaseNode("db", tmp_path / "it's.duckdb", row_group_size=4096)  # a quote in the path, too
+    try:
+        node.execute("CREATE TABLE t (id BIGINT)")
+        node.bulk_load("t", {"id": range(20_000)})
+        node.execute("CHECKPOINT")
+        groups = node.execute("SELECT count(DISTINCT row_group_id) FROM pragma_storage_info('t')")[0][0]
+        assert groups == 5  # 20,000 rows in groups of 4,096
+    finally:
+        node.close()

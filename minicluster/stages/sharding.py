@@ -13,6 +13,7 @@ import os
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
 from ..cluster import Cluster
 from ..load import LoadResult, closed_loop
@@ -105,6 +106,36 @@ def adaptive_fetch(shards, after, page_size: int, direction: str) -> list[Post]:
             ask[i] = max(1, -(-(need - len(page) + behind) // len(pending)))
 
 
+def one_row_at_a_time(shards, after, page_size: int, direction: str) -> list[Post]:
+    """A page (plus one row) reading the fewest rows a fetch by count can: one row per round trip.
+
+    Every shard sends its next row; the best of them goes on the page, and only its shard is asked for
+    one more. It reads ``page_size + 1`` rows plus one from each other shard that is not exhausted, and
+    pays ``page_size + 1`` round trips in a row for it: the floor the other strategies are measured against.
+    """
+    need, heads = page_size + 1, []
+    sign = -1 if direction == "newest" else 1  # heapq pops the smallest: flip the order for newest first
+
+    def push(i: int, start) -> None:
+        for post in shards[i].fetch(start, direction, 1):
+            micros = (post.created_at - _EPOCH) // _MICROSECOND
+            heapq.heappush(heads, (sign * micros, sign * post.post_id, i, post))
+
+    for i in range(len(shards)):
+        push(i, after)
+    page: list[Post] = []
+    while heads and len(page) < need:
+        *_, i, post = heapq.heappop(heads)
+        page.append(post)
+        if len(page) < need:
+            push(i, post.key)
+    return page
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
 STRATEGIES = {
     "PAGE_SIZE+5 (the notes' sketch)": lambda shards, after, size, d: fixed_fetch(shards, after, size, d, 5),
     "PAGE_SIZE+1": lambda shards, after, size, d: fixed_fetch(shards, after, size, d, 1),
@@ -112,7 +143,7 @@ STRATEGIES = {
 }
 
 
-def rows_read_per_page(
+def fetch_costs(
     shard_counts: Sequence[int] = (2, 4, 8, 16),
     *,
     posts: int = 20_000,
@@ -120,34 +151,51 @@ def rows_read_per_page(
     page_size: int = 20,
     pages: int = 10,
     seed: int = 42,
-) -> dict[str, list[float]]:
-    """Mean rows read from all shards per page under each of :data:`STRATEGIES`, per shard count.
+    strategies=None,
+) -> dict[str, dict[str, list[float]]]:
+    """Mean rows read and round trips (shard queries) per page under each strategy, per shard count.
 
-    Every strategy walks the same ``pages`` pages (newest first) and must return the same posts.
+    ``strategies`` defaults to :data:`STRATEGIES`. Every strategy walks the same ``pages`` pages (newest
+    first) and must return the same posts. Returns ``{name: {"rows": [...], "queries": [...]}}``, where a
+    query is one fetch sent to one shard.
     """
+    strategies = STRATEGIES if strategies is None else strategies
     data = generate(PostsSpec(posts=posts, users=2_000, celebrities=celebrities, seed=seed))
 
-    def measure(n: int) -> dict[str, float]:
+    def measure(n: int) -> dict[str, tuple[float, float]]:
         with Cluster(seed=seed) as cluster:
             store = ShardedPosts(cluster, n)
-            store.load(data)
-            walks, reads = {}, {}
-            for name, strategy in STRATEGIES.items():
-                before, after, walked = store.shards.rows_read, None, []
+            store.load(data, truth=False)
+            walks, costs = {}, {}
+            for name, strategy in strategies.items():
+                rows, queries, after, walked = store.shards.rows_read, store.shards.queries, None, []
                 for _ in range(pages):
                     page = strategy(store.shards, after, page_size, "newest")[:page_size]
                     walked.extend(page)
                     after = page[-1].key
-                reads[name] = (store.shards.rows_read - before) / pages
+                costs[name] = (
+                    (store.shards.rows_read - rows) / pages,
+                    (store.shards.queries - queries) / pages,
+                )
                 walks[name] = walked
             if len({tuple(w) for w in walks.values()}) != 1:
                 raise AssertionError(f"the fetch strategies disagree about the pages over {n} shards")
-            return reads
+            return costs
 
     # Each shard count is its own cluster: measure them side by side (DuckDB releases the GIL).
     with ThreadPoolExecutor(max_workers=min(len(shard_counts), os.cpu_count() or 1)) as pool:
         measured = list(pool.map(measure, shard_counts))
-    return {name: [m[name] for m in measured] for name in STRATEGIES}
+    return {
+        name: {"rows": [m[name][0] for m in measured], "queries": [m[name][1] for m in measured]} for name in strategies
+    }
+
+
+def rows_read_per_page(shard_counts: Sequence[int] = (2, 4, 8, 16), **options) -> dict[str, list[float]]:
+    """Mean rows read from all shards per page under each of :data:`STRATEGIES`, per shard count.
+
+    ``options`` are those of :func:`fetch_costs` (``posts``, ``page_size``, ``pages``, ``seed``, ...).
+    """
+    return {name: cost["rows"] for name, cost in fetch_costs(shard_counts, **options).items()}
 
 
 def proxy_experiment(

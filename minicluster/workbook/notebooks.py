@@ -15,8 +15,8 @@ from pathlib import Path
 from .trees import project_root
 
 
-def regenerate(path: Path, timeout: int = 300) -> float:
-    """Execute ``path`` in place; returns the seconds it took."""
+def execute(path: Path, timeout: int = 300):
+    """Run ``path`` top to bottom against ``solutions/``; returns ``(notebook with outputs, seconds)``."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -26,7 +26,14 @@ def regenerate(path: Path, timeout: int = 300) -> float:
     NotebookClient(
         notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
     ).execute()
-    elapsed = time.perf_counter() - started
+    return notebook, time.perf_counter() - started
+
+
+def regenerate(path: Path, timeout: int = 300) -> float:
+    """Execute ``path`` in place; returns the seconds it took."""
+    import nbformat
+
+    notebook, elapsed = execute(path, timeout)
     nbformat.write(notebook, path)
     return elapsed
 

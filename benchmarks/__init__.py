@@ -1,0 +1,1 @@
+"""Benchmarks of the mini-cluster and the capstone: ``python -m benchmarks`` (full) or ``--quick``."""

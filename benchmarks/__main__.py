@@ -1,0 +1,84 @@
+"""Measure the mini-cluster and the capstone against their baselines: ``python -m benchmarks [--quick]``.
+
+Prints a table per measurement, and writes ``results.json`` and one PNG per plot into
+``benchmarks/results/<full|quick>/`` (or ``--out``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from . import suite
+from .report import plot, print_result
+
+STEPS = ("pages", "rows_read", "ingest", "request_path", "workbook")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="smaller data and fewer repeats: under two minutes")
+    p.add_argument("--only", nargs="+", choices=STEPS, metavar="STEP", help=f"run only these: {', '.join(STEPS)}")
+    p.add_argument("--out", type=Path, help="where to write results.json and the plots")
+    args = p.parse_args(argv)
+    scale = suite.QUICK if args.quick else suite.FULL
+    out = args.out or Path(__file__).resolve().parent / "results" / scale.name
+    out.mkdir(parents=True, exist_ok=True)
+    steps = args.only or STEPS
+
+    import duckdb
+    import fakeredis
+
+    report = {
+        "mode": scale.name,
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "duckdb": duckdb.__version__,
+            "fakeredis": getattr(fakeredis, "__version__", "?"),
+        },
+        "results": {},
+    }
+    started = time.perf_counter()
+    results = report["results"]
+    if "pages" in steps:
+        bench = suite.PostsBench(scale)
+        try:
+            print(f"(set-up: {scale.posts:,} posts generated and loaded in {bench.setup_seconds:.1f} s)")
+            results.update(bench.page_latency())
+            print_result("page_latency", results["page_latency"])
+            print_result("fanout", results["fanout"])
+            results["keyset_vs_offset"] = bench.keyset_vs_offset()
+            print_result("keyset_vs_offset", results["keyset_vs_offset"])
+        finally:
+            bench.close()
+    for name, run in (
+        ("rows_read", suite.rows_read),
+        ("ingest", suite.ingest),
+        ("request_path", suite.request_path),
+        ("workbook", suite.workbook),
+    ):
+        if name in steps:
+            results[name] = run(scale)
+            print_result(name, results[name])
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    (out / "results.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+    for name in plot(results, out):
+        print(f"wrote {out / name}")
+    goals = [(name, r["goal"]) for name, r in results.items() if r and "goal" in r]
+    print(f"\n{scale.name} run: {report['seconds']:.0f} s; goals met: {sum(g['met'] for _, g in goals)}/{len(goals)}")
+    for name, goal in goals:
+        print(f"  {'met    ' if goal['met'] else 'NOT met'}  {name}: {goal['text']} (measured {goal['figure']:g})")
+    print(f"wrote {out / 'results.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,401 @@
+"""The measurements: each returns a JSON-ready dict with its figures, its ratios and its goal.
+
+Machines here are noisy, so every figure that matters is a ratio of two things measured in the same
+run, timed in turns (A, B, A, B, ...) so that a slow moment hurts both, and reported as the median
+over the repeats.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from minicluster import Cluster
+from minicluster.cursor import Cursor
+from minicluster.posts import Post, PostsSpec, Shard, ShardedPosts, ShardSet, generate
+from minicluster.stages import sharding
+from minicluster.web import Response
+from minicluster.workbook import load
+from minicluster.workbook.checks.paginate_mutants import sequential_fan_out
+
+PAGE_SIZE = 20
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How big a run is: ``QUICK`` (under two minutes) or ``FULL`` (what the README quotes)."""
+
+    name: str
+    posts: int  # in the sharded-vs-unsharded store
+    shard_counts: tuple[int, ...]
+    depths: tuple[int, ...]  # keyset vs OFFSET
+    repeats: int
+    rows_read_posts: int
+    ingest_posts: int
+    single_inserts: int
+    requests: int
+    notebooks: tuple[str, ...]  # name prefixes; () for none
+    test_suite: bool
+
+
+QUICK = Scale("quick", 100_000, (1, 2, 4, 8, 16), (0, 1_000, 10_000, 50_000), 7, 5_000, 100_000, 300, 2_000,
+              ("01",), False)  # fmt: skip
+FULL = Scale("full", 1_000_000, (1, 2, 4, 8, 16), (0, 10_000, 100_000, 500_000), 15, 20_000, 1_000_000, 2_000,
+             6_000, ("01", "02", "03", "10"), True)  # fmt: skip
+
+
+def turns(candidates: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Median seconds of each candidate, timed in turns (one of each per repeat) after a warm-up call."""
+    times: dict[str, list[float]] = {name: [] for name in candidates}
+    for fn in candidates.values():
+        fn()
+    for _ in range(repeats):
+        for name, fn in candidates.items():
+            started = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - started)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def _goal(text: str, figure: float, met: bool) -> dict:
+    return {"text": text, "figure": round(figure, 3), "met": bool(met)}
+
+
+# -- 1-3: the capstone's pages over 1M posts ------------------------------------------------------------
+class PostsBench:
+    """The posts, an unsharded database holding all of them, and the capstone solution."""
+
+    def __init__(self, scale: Scale, seed: int = 42) -> None:
+        self.scale = scale
+        started = time.perf_counter()
+        users = max(2_000, scale.posts // 100)
+        self.posts = generate(PostsSpec(posts=scale.posts, users=users, celebrities=3, seed=seed))
+        self.newest = sorted(self.posts, key=lambda p: p.key, reverse=True)
+        self.cluster = Cluster(seed=seed)
+        single = ShardedPosts(self.cluster, 1)  # its ground truth is the unsharded database
+        single.load(self.posts, truth=True)
+        self.codec = single.codec
+        self.unsharded = Shard(single.truth, 0)
+        self.seed = seed
+        self.paginate = load("10.paginate", tree="solutions")
+        self.setup_seconds = time.perf_counter() - started
+
+    def close(self) -> None:
+        self.cluster.close()
+
+    def at(self, depth: int) -> tuple[tuple | None, str | None]:
+        """The key after ``depth`` posts (newest first) and the cursor the paginator would have issued."""
+        if depth == 0:
+            return None, None
+        last = self.newest[depth - 1]
+        return last.key, self.codec.encode(Cursor(last.created_at, last.post_id, "newest"))
+
+    def sharded(self, shards: int) -> tuple[Cluster, ShardSet]:
+        cluster = Cluster(seed=self.seed)
+        store = ShardedPosts(cluster, shards)
+        store.load(self.posts, truth=False)
+        # The store's codec signs with this cluster's secret: hand out the unsharded one's instead, so
+        # one cursor serves both sides.
+        return cluster, ShardSet(store.shards, self.codec)
+
+    def page_latency(self) -> dict:
+        """Item 1: sharded pages vs the same keyset page from one database, first page and a deep one."""
+        s, deep = self.scale, self.scale.posts // 2
+        rows, fanout = [], None
+        for n in s.shard_counts:
+            cluster, shards = self.sharded(n)
+            try:
+                row = {"shards": n}
+                for label, depth in (("first", 0), ("deep", deep)):
+                    after, cursor = self.at(depth)
+                    expected = self.unsharded.fetch(after, "newest", PAGE_SIZE + 1)[:PAGE_SIZE]
+                    if list(self.paginate(shards, cursor, PAGE_SIZE, "newest").posts) != expected:
+                        raise AssertionError(f"the sharded page at depth {depth} over {n} shards is wrong")
+                    medians = turns(
+                        {
+                            "sharded": lambda c=cursor, s=shards: self.paginate(s, c, PAGE_SIZE, "newest"),
+                            "unsharded": lambda a=after: self.unsharded.fetch(a, "newest", PAGE_SIZE + 1),
+                        },
+                        s.repeats,
+                    )
+                    row[f"{label}_ms"] = round(medians["sharded"] * 1000, 2)
+                    row[f"{label}_unsharded_ms"] = round(medians["unsharded"] * 1000, 2)
+                    row[f"{label}_ratio"] = round(medians["sharded"] / medians["unsharded"], 2)
+                rows.append(row)
+                if n == 8:
+                    fanout = self._fanout(shards)
+            finally:
+                cluster.close()
+        at8 = next(r for r in rows if r["shards"] == 8)
+        worst = max(at8["first_ratio"], at8["deep_ratio"])
+        return {
+            "page_latency": {
+                "title": f"Page of {PAGE_SIZE}, sharded vs one database, {s.posts:,} posts (deep = {deep:,} in)",
+                "rows": rows,
+                "goal": _goal("<= 1.5x the unsharded page at 8 shards (first and deep)", worst, worst <= 1.5),
+            },
+            "fanout": fanout,
+        }
+
+    def _fanout(self, shards: ShardSet, latency: float = 0.02) -> dict:
+        """Item 3: the solution's concurrent fan-out vs asking the shards one after another."""
+        rows = []
+        for injected in (0.0, latency):
+            for shard in shards:
+                shard.node.query_time = injected
+            try:
+                medians = turns(
+                    {
+                        "concurrent": lambda: self.paginate(shards, None, PAGE_SIZE, "newest"),
+                        "sequential": lambda: sequential_fan_out(shards, None, PAGE_SIZE, "newest"),
+                    },
+                    max(3, self.scale.repeats // 2),
+                )
+            finally:
+                for shard in shards:
+                    shard.node.query_time = 0.0
+            rows.append(
+                {
+                    "shards": len(shards),
+                    "injected_ms": injected * 1000,
+                    "concurrent_ms": round(medians["concurrent"] * 1000, 2),
+                    "sequential_ms": round(medians["sequential"] * 1000, 2),
+                    "sequential_over_concurrent": round(medians["sequential"] / medians["concurrent"], 2),
+                }
+            )
+        with_latency = rows[-1]["sequential_over_concurrent"]
+        return {
+            "title": f"Fan-out over {len(shards)} shards: concurrent (the solution) vs sequential",
+            "rows": rows,
+            "goal": _goal(
+                f"with {latency * 1000:g} ms per shard, concurrent well under the sequential sum (ratio >= 2)",
+                with_latency,
+                with_latency >= 2,
+            ),
+        }
+
+    def keyset_vs_offset(self) -> dict:
+        """Item 2: keyset and OFFSET pages at growing depth on the unsharded database, first as loaded
+        (append-only, in time order), then after 1% of the posts are deleted (a table that has lived).
+
+        Deletes the posts from the unsharded database: run it last.
+        """
+        node = self.unsharded.node
+        sql = (
+            "SELECT post_id, user_id, created_at, body FROM posts "
+            "ORDER BY created_at DESC, post_id DESC LIMIT ? OFFSET ?"
+        )
+
+        def offset_page(depth: int) -> list[Post]:
+            with node.connect() as conn:
+                return [Post(*r) for r in conn.execute(sql, [PAGE_SIZE + 1, depth]).fetchall()]
+
+        def measure(table: str, newest: list[Post]) -> list[dict]:
+            rows = []
+            for depth in self.scale.depths:
+                after = newest[depth - 1].key if depth else None
+                if offset_page(depth) != self.unsharded.fetch(after, "newest", PAGE_SIZE + 1):
+                    raise AssertionError(f"keyset and OFFSET disagree at depth {depth} ({table})")
+                medians = turns(
+                    {
+                        "keyset": lambda a=after: self.unsharded.fetch(a, "newest", PAGE_SIZE + 1),
+                        "offset": lambda d=depth: offset_page(d),
+                    },
+                    self.scale.repeats,
+                )
+                rows.append(
+                    {
+                        "table": table,
+                        "depth": depth,
+                        "keyset_ms": round(medians["keyset"] * 1000, 2),
+                        "offset_ms": round(medians["offset"] * 1000, 2),
+                    }
+                )
+            for row in rows:
+                row["keyset_vs_first"] = round(row["keyset_ms"] / rows[0]["keyset_ms"], 2)
+                row["offset_vs_first"] = round(row["offset_ms"] / rows[0]["offset_ms"], 2)
+                row["offset_vs_keyset"] = round(row["offset_ms"] / row["keyset_ms"], 2)
+            return rows
+
+        loaded = measure("as loaded", self.newest)
+        node.execute("DELETE FROM posts WHERE post_id % 100 = 7")
+        lived = measure("1% deleted", [p for p in self.newest if p.post_id % 100 != 7])
+        deepest = lived[-1]
+        return {
+            "title": f"Keyset vs OFFSET by depth, one database of {self.scale.posts:,} posts",
+            "rows": loaded + lived,
+            "goal": _goal(
+                "keyset deepest/first <= 1.3 while OFFSET grows with depth (table with 1% deleted)",
+                deepest["keyset_vs_first"],
+                deepest["keyset_vs_first"] <= 1.3 and deepest["offset_vs_first"] > 2,
+            ),
+        }
+
+
+# -- 4: rows read per page ------------------------------------------------------------------------------
+def rows_read(scale: Scale) -> dict:
+    counts = (2, 4, 8, 16)
+    floor = "one row per query (the floor)"
+    costs = sharding.fetch_costs(
+        counts,
+        posts=scale.rows_read_posts,
+        page_size=PAGE_SIZE,
+        strategies={**sharding.STRATEGIES, floor: sharding.one_row_at_a_time},
+    )
+    rows = [
+        {"strategy": name, **{f"{n} shards": f"{r:g} rows / {q:g} queries" for n, r, q in zip(counts, *c.values())}}
+        for name, c in costs.items()
+    ]
+    adaptive = costs["adaptive"]["rows"][-1]
+    return {
+        "title": f"Rows read and shard queries per page of {PAGE_SIZE} ({scale.rows_read_posts:,} posts, 10 pages)",
+        "rows": rows,
+        "costs": costs,
+        "shard_counts": counts,
+        "goal": _goal(
+            f"adaptive <= 2 x page size ({2 * PAGE_SIZE}) rows at 16 shards (floor: {costs[floor]['rows'][-1]:g})",
+            adaptive,
+            adaptive <= 2 * PAGE_SIZE,
+        ),
+    }
+
+
+# -- 5: bulk ingest ---------------------------------------------------------------------------------------
+def ingest(scale: Scale, seed: int = 7) -> dict:
+    posts = generate(PostsSpec(posts=scale.ingest_posts, users=10_000, celebrities=3, seed=seed))
+    bulk = []
+    for _ in range(3):
+        with Cluster(seed=seed) as cluster:
+            store = ShardedPosts(cluster, 8)
+            started = time.perf_counter()
+            store.load(posts, truth=False)
+            bulk.append(time.perf_counter() - started)
+    singles = posts[: scale.single_inserts]
+    with Cluster(seed=seed) as cluster:
+        store = ShardedPosts(cluster, 8)
+        started = time.perf_counter()
+        for post in singles:
+            store.shard_of(post.user_id).insert(post)
+        single = time.perf_counter() - started
+    bulk_rate = len(posts) / statistics.median(bulk)
+    single_rate = len(singles) / single
+    return {
+        "title": "Ingest into 8 shard files: bulk path vs single-row inserts",
+        "rows": [
+            {"path": "bulk (ShardedPosts.load)", "rows": len(posts), "rows_per_s": round(bulk_rate)},
+            {"path": "single-row autocommit inserts", "rows": len(singles), "rows_per_s": round(single_rate)},
+        ],
+        "bulk_over_single": round(bulk_rate / single_rate, 1),
+        "goal": _goal(">= 100,000 rows/s through the bulk path", bulk_rate, bulk_rate >= 100_000),
+    }
+
+
+# -- 6: the request path ----------------------------------------------------------------------------------
+def request_path(scale: Scale, repeats: int = 5) -> dict:
+    """Cache-hit requests client -> balancer -> web server -> cache, vs raw redis-py GETs, same server."""
+    rows = []
+    with Cluster(seed=1, latency=0.0) as cluster:  # no modelled network: this measures our own overhead
+        cache = cluster.add_cache("cache")
+        cache.client().set("greeting", "hello")
+
+        def handler(request, ctx):
+            return Response(200, ctx.cache.get("greeting"))
+
+        servers = [cluster.add_web_server(f"web{i}", handler, workers=4, cache=cache) for i in range(2)]
+        cluster.expose("app.example", cluster.add_load_balancer("lb", servers, health_check=False))
+
+        def through_the_cluster():
+            client = cluster.client(f"user-{threading.get_ident()}")
+            return lambda: client.get("http://app.example/greeting")
+
+        def raw_redis():
+            client = cache.client()
+            return lambda: client.get("greeting")
+
+        for threads in (1, 8):
+            rates = turns(
+                {
+                    "cluster": lambda t=threads: _rate(through_the_cluster, t, scale.requests),
+                    "raw": lambda t=threads: _rate(raw_redis, t, scale.requests),
+                },
+                repeats,
+            )  # seconds per batch: the faster path takes less
+            cluster_rate, raw_rate = scale.requests / rates["cluster"], scale.requests / rates["raw"]
+            rows.append(
+                {
+                    "client_threads": threads,
+                    "through_cluster_per_s": round(cluster_rate),
+                    "raw_redis_get_per_s": round(raw_rate),
+                    "ratio": round(cluster_rate / raw_rate, 2),
+                }
+            )
+    best = max(r["ratio"] for r in rows)
+    return {
+        "title": "Cache hits through balancer -> web server -> cache vs raw redis-py GETs (same fakeredis server)",
+        "rows": rows,
+        "goal": _goal(">= 50% of raw GETs (the best of 1 and 8 client threads)", best, best >= 0.5),
+    }
+
+
+def _rate(make_call: Callable[[], Callable[[], object]], threads: int, requests: int) -> None:
+    """``requests`` calls split over ``threads`` threads, each with its own client; started together."""
+    ready = threading.Barrier(threads + 1)
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        call = make_call()
+        ready.wait()
+        try:
+            for _ in range(requests // threads):
+                result = call()
+                if getattr(result, "status", 200) != 200 or result is None:
+                    raise AssertionError(f"a cache hit came back as {result!r}")
+        except BaseException as exc:  # reported below: a benchmark of failures measures nothing
+            failures.append(exc)
+
+    workers = [threading.Thread(target=run) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    ready.wait()
+    for worker in workers:
+        worker.join()
+    if failures:
+        raise failures[0]
+
+
+# -- 7: the workbook --------------------------------------------------------------------------------------
+def workbook(scale: Scale) -> dict:
+    from minicluster.workbook.notebooks import execute
+
+    rows = []
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        if any(path.name.startswith(prefix) for prefix in scale.notebooks):
+            _, seconds = execute(path)
+            rows.append({"notebook": path.name, "seconds": round(seconds, 1)})
+    suite = None
+    if scale.test_suite:
+        env = {**os.environ, "MINICLUSTER_TREE": "solutions"}
+        started = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-x"], cwd=ROOT, env=env, capture_output=True, text=True
+        )
+        suite = {
+            "seconds": round(time.perf_counter() - started, 1),
+            "passed": done.returncode == 0,
+            "summary": done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-500:],
+        }
+    slowest = max((r["seconds"] for r in rows), default=0.0)
+    return {
+        "title": "The workbook: each notebook top to bottom" + (", and the whole test suite" if suite else ""),
+        "rows": rows,
+        "test_suite": suite,
+        "goal": _goal("every notebook under 30 s", slowest, slowest < 30),
+    }

@@ -1,0 +1,133 @@
+"""The benchmark suite on a tiny scale: its measurements agree with the data and its reports are written.
+
+No timing is asserted (machines here are noisy); what is asserted is that each measurement checks
+its pages against the ground truth, computes its ratios from its own figures, and reports its goal.
+"""
+
+import dataclasses
+import json
+
+import pytest
+
+from benchmarks import __main__ as cli
+from benchmarks import suite
+from benchmarks.report import plot, print_result
+
+TINY = dataclasses.replace(
+    suite.QUICK,
+    name="tiny",
+    posts=3_000,
+    shard_counts=(1, 8),
+    depths=(0, 100, 1_000),
+    repeats=2,
+    rows_read_posts=1_500,
+    ingest_posts=3_000,
+    single_inserts=20,
+    requests=64,
+    notebooks=(),
+)
+
+
+def test_turns_alternates_the_candidates_and_returns_medians():
+    calls = []
+    medians = suite.turns({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, 3)
+    assert calls == ["a", "b"] * 4  # one warm-up each, then a, b in turns
+    assert set(medians) == {"a", "b"} and all(m >= 0 for m in medians.values())
+
+
+@pytest.fixture(scope="module")
+def pages():
+    bench = suite.PostsBench(TINY)
+    try:
+        yield bench.page_latency(), bench.keyset_vs_offset()
+    finally:
+        bench.close()
+
+
+def test_page_latency_reports_a_ratio_per_shard_count_and_the_fanout(pages):
+    results, _ = pages
+    latency = results["page_latency"]
+    assert [r["shards"] for r in latency["rows"]] == [1, 8]
+    for row in latency["rows"]:
+        for label in ("first", "deep"):
+            assert row[f"{label}_ratio"] == pytest.approx(row[f"{label}_ms"] / row[f"{label}_unsharded_ms"], rel=0.05)
+    at8 = latency["rows"][1]
+    assert latency["goal"]["figure"] == pytest.approx(max(at8["first_ratio"], at8["deep_ratio"]))
+    assert latency["goal"]["met"] == (latency["goal"]["figure"] <= 1.5)
+    fanout = results["fanout"]["rows"]
+    assert [r["injected_ms"] for r in fanout] == [0.0, 20.0]
+    # 8 shards of 20 ms one after another take at least 160 ms: a bound, not a timing.
+    assert fanout[1]["sequential_ms"] >= 160
+
+
+def test_keyset_and_offset_are_measured_at_each_depth(pages):
+    _, result = pages
+    assert [(r["table"], r["depth"]) for r in result["rows"]] == [
+        (table, depth) for table in ("as loaded", "1% deleted") for depth in (0, 100, 1_000)
+    ]
+    assert result["rows"][0]["keyset_vs_first"] == result["rows"][3]["keyset_vs_first"] == 1.0
+    deepest = result["rows"][-1]
+    assert result["goal"]["figure"] == deepest["keyset_vs_first"]
+
+
+def test_the_shards_are_back_to_no_latency_after_the_fanout():
+    bench = suite.PostsBench(dataclasses.replace(TINY, posts=200))
+    try:
+        cluster, shards = bench.sharded(3)
+        bench._fanout(shards, latency=0.001)
+        assert all(s.node.query_time == 0.0 for s in shards)
+        cluster.close()
+    finally:
+        bench.close()
+
+
+def test_rows_read_includes_the_floor_and_judges_the_adaptive_fetch():
+    result = suite.rows_read(TINY)
+    floor = result["costs"]["one row per query (the floor)"]
+    assert floor["rows"] == floor["queries"]
+    assert result["goal"]["figure"] == result["costs"]["adaptive"]["rows"][-1]
+    assert all(a >= f for a, f in zip(result["costs"]["adaptive"]["rows"], floor["rows"]))
+
+
+def test_ingest_counts_rows_into_all_eight_shards():
+    result = suite.ingest(TINY)
+    bulk, single = result["rows"]
+    assert (bulk["rows"], single["rows"]) == (3_000, 20)
+    assert result["bulk_over_single"] == pytest.approx(bulk["rows_per_s"] / single["rows_per_s"], rel=0.01)
+
+
+def test_request_path_compares_both_paths_at_one_and_eight_threads():
+    result = suite.request_path(TINY, repeats=1)
+    assert [r["client_threads"] for r in result["rows"]] == [1, 8]
+    for row in result["rows"]:
+        assert row["ratio"] == pytest.approx(row["through_cluster_per_s"] / row["raw_redis_get_per_s"], abs=0.01)
+
+
+def test_a_failing_request_fails_the_measurement():
+    def broken():
+        return lambda: None  # a cache miss
+
+    with pytest.raises(AssertionError, match="came back as None"):
+        suite._rate(broken, 2, 4)
+
+
+def test_cli_writes_json_and_plots(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(suite, "QUICK", TINY)
+    assert cli.main(["--quick", "--only", "rows_read", "--out", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "results.json").read_text())
+    assert report["mode"] == "tiny" and set(report["results"]) == {"rows_read"}
+    assert (tmp_path / "rows_read.png").stat().st_size > 1000
+    out = capsys.readouterr().out
+    assert "adaptive" in out and "goals met: " in out
+
+
+def test_report_prints_every_row_and_plots_what_it_has(tmp_path, capsys):
+    result = {
+        "title": "t",
+        "rows": [{"depth": 0, "keyset_ms": 1.5, "offset_ms": 1.4}, {"depth": 1000, "keyset_ms": 1.6, "offset_ms": 9.0}],
+        "goal": {"text": "g", "figure": 1.07, "met": True},
+    }
+    print_result("keyset_vs_offset", result)
+    out = capsys.readouterr().out
+    assert "1,000" in out and "9.00" in out and "met (1.07)" in out
+    assert plot({"keyset_vs_offset": result}, tmp_path) == ["keyset_vs_offset.png"]
