@@ -12,7 +12,6 @@ The balancer itself is one more node, so it is a single point of failure unless 
 from __future__ import annotations
 
 import threading
-from concurrent.futures import TimeoutError as FutureTimeout
 
 from .balancers import Backend, Balancer, NoHealthyBackend, RoundRobin, as_policy
 from .clock import Clock, RealClock
@@ -132,7 +131,7 @@ class LoadBalancer(Node):
             if net is not None:
                 net.hop(server.host, self.host)
             return response
-        except (NodeDown, NetworkPartition, Overloaded, FutureTimeout) as exc:
+        except (NodeDown, NetworkPartition, Overloaded, TimeoutError) as exc:
             self.metrics.counter("backend_errors").inc()
             reason = type(exc).__name__ if not str(exc) else str(exc)
             return Response.json({"error": f"bad gateway: {backend.name}: {reason}"}, 502)

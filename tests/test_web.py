@@ -3,7 +3,7 @@ import threading
 import pytest
 
 from minicluster.errors import ConfigError, NodeDown, Overloaded
-from minicluster.web import Request, Response, Router, WebServer
+from minicluster.web import Reply, Request, Response, Router, WebServer
 
 
 @pytest.fixture
@@ -123,3 +123,19 @@ def test_context_without_database_explains(servers):
     server = servers(lambda req, ctx: ctx.db)
     response = server.handle(Request("GET", "/"))
     assert response.status == 500 and "ConfigError" in response.body
+
+
+def test_a_reply_waits_times_out_and_can_be_read_again():
+    reply = Reply()
+    assert not reply.done()
+    with pytest.raises(TimeoutError, match="no response within 0.01 s"):
+        reply.result(timeout=0.01)
+    answer = Response.json({"ok": True})
+    threading.Thread(target=reply.set_result, args=(answer,)).start()
+    assert reply.result(timeout=10) is answer
+    assert reply.result(timeout=0) is answer and reply.done()  # read again, at once
+    failed = Reply()
+    failed.set_exception(NodeDown("web1 is down"))
+    for _ in range(2):
+        with pytest.raises(NodeDown, match="web1 is down"):
+            failed.result(timeout=0)
