@@ -16,6 +16,11 @@ from .base import Checker, Failure, describe
 
 _USERS = 60
 
+# The node's own users table (DuckDB attaches every node's file to one engine: name the catalog).
+_USERS_TABLES = (
+    "SELECT count(*) FROM information_schema.tables WHERE table_name = 'users' AND table_catalog = current_database()"
+)
+
 
 class _RecordingConnection:
     """The learner's ``db``: a real DuckDB connection that also remembers every statement sent."""
@@ -70,9 +75,7 @@ class HandlerCheck(Checker):
                         self._ask(get_user, conn, raw, 404)
                     for raw in self.malformed_ids:
                         self._ask(get_user, conn, raw, 400)
-                        if db.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'users'") != [
-                            (1,)
-                        ]:
+                        if db.execute(_USERS_TABLES) != [(1,)]:
                             raise Failure(f"{_request_line(raw)} dropped the users table: the id reached the SQL text")
             finally:
                 db.close()
