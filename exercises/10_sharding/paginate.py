@@ -14,6 +14,7 @@ What you get:
 - Each post has ``post_id``, ``user_id``, ``created_at`` and ``key``, which is ``(created_at, post_id)``.
 """
 
+import functools
 import heapq
 import itertools
 from concurrent.futures import ThreadPoolExecutor

@@ -32,5 +32,3 @@ def validate(paginate, store):
     """
     # TODO: write this (the docstring says what it must do), then run: minicluster check 10.validate
     raise NotImplementedError
-
-

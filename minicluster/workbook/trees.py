@@ -120,4 +120,4 @@ def stub_source(source: str, exercise_id: str) -> str:
     text = "\n".join(lines) + "\n"
     while "\n\n\n\n" in text:  # removed helpers leave blank runs behind
         text = text.replace("\n\n\n\n", "\n\n\n")
-    return text
+    return text.rstrip("\n") + "\n"  # and so does a helper at the end of the file
