@@ -1,7 +1,8 @@
 """Measure the mini-cluster and the capstone against their baselines: ``python -m benchmarks [--quick]``.
 
 Prints a table per measurement, and writes ``results.json`` and one PNG per plot into
-``benchmarks/results/<full|quick>/`` (or ``--out``).
+``benchmarks/results/<full|quick>/`` (or ``--out``). ``python -m benchmarks.report`` then rewrites the
+README's table from ``benchmarks/results/full/results.json``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, help="where to write results.json and the plots")
     args = p.parse_args(argv)
     scale = suite.QUICK if args.quick else suite.FULL
-    out = args.out or Path(__file__).resolve().parent / "results" / scale.name
+    # A partial run never overwrites the record of a whole one (the README's table comes from full/).
+    out = args.out or Path(__file__).resolve().parent / "results" / (scale.name + ("-only" if args.only else ""))
     out.mkdir(parents=True, exist_ok=True)
     steps = args.only or STEPS
 

@@ -84,3 +84,106 @@ def plot(results: dict, out: Path) -> list[str]:
         axes[0].legend(fontsize=7)
         save(fig, "rows_read.png", r["title"])
     return written
+
+
+def markdown(report: dict) -> str:
+    """The README's table of a run: one row per measurement, its figures and its goal."""
+    r = report["results"]
+    rows = []
+
+    def add(number: int, name: str, what: str, figures: str) -> None:
+        goal = r[name]["goal"]
+        verdict = "met" if goal["met"] else "**not met**"
+        rows.append(f"| {number} | {what} | {figures} | {goal['text']}: {verdict} ({goal['figure']:g}) |")
+
+    def joined(values, unit="") -> str:
+        return " / ".join(f"{v:g}{unit}" for v in values)
+
+    if "page_latency" in r:
+        lat = r["page_latency"]["rows"]
+        shards = joined(row["shards"] for row in lat)
+        add(
+            1,
+            "page_latency",
+            f"page of 20 from the capstone solution over {shards} shards vs the same keyset page from one "
+            "database (all of them holding the same posts)",
+            f"first page {joined((row['first_ratio'] for row in lat), 'x')} "
+            f"({joined(row['first_ms'] for row in lat)} ms vs {joined(row['first_unsharded_ms'] for row in lat)} ms); "
+            f"deep page {joined((row['deep_ratio'] for row in lat), 'x')}",
+        )
+    if "keyset_vs_offset" in r:
+        ko = r["keyset_vs_offset"]["rows"]
+        parts = []
+        for table in ("as loaded", "1% deleted"):
+            part = [row for row in ko if row["table"] == table]
+            parts.append(
+                f"{table}: keyset {joined(row['keyset_ms'] for row in part)} ms, "
+                f"OFFSET {joined(row['offset_ms'] for row in part)} ms"
+            )
+        depths = " / ".join(f"{row['depth']:,}" for row in ko if row["table"] == "as loaded")
+        add(2, "keyset_vs_offset", f"keyset vs OFFSET page at depth {depths}", "; ".join(parts))
+    if "fanout" in r:
+        fo = r["fanout"]["rows"]
+        figures = "; ".join(
+            f"{row['injected_ms']:g} ms injected: {row['concurrent_ms']:g} vs {row['sequential_ms']:g} ms "
+            f"({row['sequential_over_concurrent']:g}x)"
+            for row in fo
+        )
+        add(3, "fanout", f"fan-out over {fo[0]['shards']} shards, concurrent (the solution) vs sequential", figures)
+    if "rows_read" in r:
+        rr = r["rows_read"]
+        figures = "; ".join(
+            f"{name}: {joined(cost['rows'])} rows ({joined(cost['queries'])} queries)"
+            for name, cost in rr["costs"].items()
+        )
+        add(4, "rows_read", f"rows read per page at {joined(rr['shard_counts'])} shards", figures)
+    if "ingest" in r:
+        bulk, single = r["ingest"]["rows"]
+        add(
+            5,
+            "ingest",
+            "ingest into 8 shard files",
+            f"bulk {bulk['rows_per_s']:,} rows/s vs single-row {single['rows_per_s']:,} rows/s "
+            f"({r['ingest']['bulk_over_single']:g}x)",
+        )
+    if "request_path" in r:
+        rp = r["request_path"]["rows"]
+        figures = "; ".join(
+            f"{row['client_threads']} client thread{'s' if row['client_threads'] > 1 else ''}: "
+            f"{row['through_cluster_per_s']:,} vs {row['raw_redis_get_per_s']:,} req/s ({row['ratio']:g})"
+            for row in rp
+        )
+        add(6, "request_path", "cache hits through balancer → web server → cache vs raw redis-py GETs", figures)
+    if "workbook" in r:
+        wb = r["workbook"]
+        figures = ", ".join(f"{row['notebook'].split('_')[0]}: {row['seconds']:g} s" for row in wb["rows"])
+        if wb.get("test_suite"):
+            figures += f"; test suite: {wb['test_suite']['summary']} ({wb['test_suite']['seconds']:g} s with start-up)"
+        add(7, "workbook", "each notebook top to bottom; the whole test suite", figures)
+    machine = report["machine"]
+    head = (
+        f"{report['mode']} run of {report['when'][:10]}, {report['seconds']:.0f} s, on {machine['cpus']} cores "
+        f"(Python {machine['python']}, DuckDB {machine['duckdb']})\n\n"
+        "| # | measured | figures | goal |\n|---|---|---|---|\n"
+    )
+    return head + "\n".join(rows) + "\n"
+
+
+START, END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
+
+
+def update_readme(readme: Path, report: dict) -> None:
+    """Replace the README's table (between the markers) with the table of ``report``."""
+    text = readme.read_text(encoding="utf-8")
+    before, _, rest = text.partition(START)
+    _, _, after = rest.partition(END)
+    if not rest:
+        raise ValueError(f"{readme} has no {START} ... {END} block")
+    readme.write_text(f"{before}{START}\n{markdown(report)}{END}{after}", encoding="utf-8")
+
+
+if __name__ == "__main__":  # python -m benchmarks.report: the README's table from the committed full run
+    import json
+
+    root = Path(__file__).resolve().parent
+    update_readme(root.parent / "README.md", json.loads((root / "results" / "full" / "results.json").read_text()))

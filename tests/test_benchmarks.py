@@ -131,3 +131,46 @@ def test_report_prints_every_row_and_plots_what_it_has(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "1,000" in out and "9.00" in out and "met (1.07)" in out
     assert plot({"keyset_vs_offset": result}, tmp_path) == ["keyset_vs_offset.png"]
+
+
+def test_the_readme_table_is_the_committed_full_run():
+    from pathlib import Path
+
+    from benchmarks.report import END, START, markdown
+
+    root = Path(__file__).resolve().parent.parent
+    report = json.loads((root / "benchmarks" / "results" / "full" / "results.json").read_text())
+    assert report["mode"] == "full" and len(report["results"]) == 8  # every measurement, fan-out included
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    table = readme.split(START)[1].split(END)[0]
+    assert table == "\n" + markdown(report), "regenerate the README's table: python -m benchmarks.report"
+
+
+def test_update_readme_replaces_only_the_table(tmp_path):
+    from benchmarks.report import END, START, update_readme
+
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{START}\nold table\n{END}\noutro\n")
+    report = {
+        "mode": "full",
+        "when": "2026-11-26T00:00:00+00:00",
+        "seconds": 1.0,
+        "machine": {"cpus": 2, "python": "3.11", "duckdb": "2.0"},
+        "results": {"ingest": suite_ingest_result()},
+    }
+    update_readme(readme, report)
+    text = readme.read_text()
+    assert text.startswith("intro\n") and text.endswith(f"{END}\noutro\n") and "old table" not in text
+    assert "| 5 | ingest into 8 shard files | bulk 150,000 rows/s vs single-row 500 rows/s (300x) |" in text
+    plain = tmp_path / "plain.md"
+    plain.write_text("no markers here\n")
+    with pytest.raises(ValueError, match="no <!-- benchmarks:start -->"):
+        update_readme(plain, report)
+
+
+def suite_ingest_result():
+    return {
+        "rows": [{"rows_per_s": 150_000}, {"rows_per_s": 500}],
+        "bulk_over_single": 300,
+        "goal": {"text": ">= 100,000 rows/s", "figure": 150000, "met": True},
+    }
