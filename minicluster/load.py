@@ -207,10 +207,13 @@ def closed_loop(
     seed: int = 0,
     clock: Clock | None = None,
     sample_every: float = 0.005,
+    together: bool = False,
 ) -> LoadResult:
     """``users`` threads, each sending a request, waiting for it, thinking ``think_time``, repeat.
 
-    Stops after ``duration`` seconds or ``requests_per_user`` requests each (give exactly one).
+    Stops after ``duration`` seconds or ``requests_per_user`` requests each (give exactly one). With
+    ``together=True`` every user waits until all have started, so the first requests arrive at once
+    (a flash crowd) instead of as fast as threads start.
     """
     check_positive("users", users, integer=True)
     check_positive("think_time", think_time, allow_zero=True)
@@ -228,8 +231,12 @@ def closed_loop(
     recorder = _Recorder(f"closed-loop {users} users", clock, sample_every)
     deadline = recorder.start + duration if duration is not None else math.inf
 
+    start = threading.Barrier(users) if together else None
+
     def user(index: int) -> None:
         rng = random.Random(derive_seed(seed, "user", index))
+        if start is not None:
+            start.wait()
         sent_count = 0
         while clock.now() < deadline and (requests_per_user is None or sent_count < requests_per_user):
             key = keys.sample(rng)

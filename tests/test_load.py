@@ -162,3 +162,23 @@ def test_poisson_arrivals_are_seeded():
     gaps = [b - a for a, b in zip(first, first[1:])]
     assert 60 < len(first) < 140
     assert min(gaps) < 0.002 < 0.03 < max(gaps), "exponential gaps: many short, a few long"
+
+
+def test_together_holds_every_first_request_until_all_users_have_started():
+    # When the very first request arrives, count the user threads alive: with together=True all 16 are
+    # (no user can finish before it sent a request); without it, the first users send before the last
+    # threads exist.
+    firsts: list[int] = []
+    seen: set[str] = set()
+    lock = threading.Lock()
+
+    def target(key):
+        me = threading.current_thread().name
+        with lock:
+            if me not in seen:
+                seen.add(me)
+                firsts.append(sum(t.name.startswith("user-") for t in threading.enumerate()))
+
+    result = closed_loop(target, users=16, requests_per_user=3, together=True)
+    assert result.completed == 48 and result.errors == 0
+    assert len(firsts) == 16 and firsts[0] == 16

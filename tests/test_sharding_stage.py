@@ -68,7 +68,8 @@ def test_the_proxy_turns_refusals_into_waiting():
         requests=200, concurrency=100, max_connections=10, pool_size=5, query_time=0.01
     )
     direct, proxied = runs["straight to the database"], runs["through the proxy"]
-    assert direct.errors > 0 and set(direct.error_kinds) == {"TooManyConnections"}
+    # The 100 app servers send their first request together: at least 90 of those find the 10 slots taken.
+    assert direct.errors >= 90 and set(direct.error_kinds) == {"TooManyConnections"}
     assert proxied.errors == 0 and proxied.completed == 200
     assert waits.count == 200
 
