@@ -119,14 +119,19 @@ def _concurrency(paginate, store):
     latency = sum(shard.node.query_time for shard in store.shards)
     if latency == 0:
         return []
-    started = time.perf_counter()
-    try:
-        paginate(store.shards, None, 5, "newest")
-    except Exception as exc:
-        return [f"the first page raised {type(exc).__name__}: {exc}"]
-    took = time.perf_counter() - started
-    if took > latency / 2:
-        return [f"a page took {took:.3f} s where the shards' latencies add up to {latency:.3f} s: not concurrent"]
+    took = []
+    for _ in range(3):  # the fastest of three: a busy machine can slow one page, never speed one up
+        started = time.perf_counter()
+        try:
+            paginate(store.shards, None, 5, "newest")
+        except Exception as exc:
+            return [f"the first page raised {type(exc).__name__}: {exc}"]
+        took.append(time.perf_counter() - started)
+    if min(took) > latency / 2:
+        return [
+            f"a page took {min(took):.3f} s at best where the shards' latencies add up to {latency:.3f} s: "
+            "not concurrent"
+        ]
     return []
 
 
