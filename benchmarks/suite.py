@@ -19,7 +19,7 @@ from pathlib import Path
 
 from minicluster import Cluster
 from minicluster.cursor import Cursor
-from minicluster.posts import Post, PostsSpec, Shard, ShardedPosts, ShardSet, generate
+from minicluster.posts import SELECT_POSTS, Post, PostsSpec, ShardedPosts, ShardSet, feed_order, generate
 from minicluster.stages import sharding
 from minicluster.web import Response
 from minicluster.workbook import load
@@ -80,10 +80,10 @@ class PostsBench:
         self.posts = generate(PostsSpec(posts=scale.posts, users=users, celebrities=3, seed=seed))
         self.newest = sorted(self.posts, key=lambda p: p.key, reverse=True)
         self.cluster = Cluster(seed=seed)
-        single = ShardedPosts(self.cluster, 1)  # its ground truth is the unsharded database
-        single.load(self.posts, truth=True)
+        single = ShardedPosts(self.cluster, 1)  # its one shard is the unsharded database
+        single.load(self.posts, truth=False)
         self.codec = single.codec
-        self.unsharded = Shard(single.truth, 0)
+        self.unsharded = single.shards[0]
         self.seed = seed
         self.paginate = load("10.paginate", tree="solutions")
         self.setup_seconds = time.perf_counter() - started
@@ -121,7 +121,7 @@ class PostsBench:
                         raise AssertionError(f"the sharded page at depth {depth} over {n} shards is wrong")
                     medians = turns(
                         {
-                            "sharded": lambda c=cursor, s=shards: self.paginate(s, c, PAGE_SIZE, "newest"),
+                            "sharded": lambda c=cursor, ss=shards: self.paginate(ss, c, PAGE_SIZE, "newest"),
                             "unsharded": lambda a=after: self.unsharded.fetch(a, "newest", PAGE_SIZE + 1),
                         },
                         s.repeats,
@@ -189,10 +189,7 @@ class PostsBench:
         Deletes the posts from the unsharded database: run it last.
         """
         node = self.unsharded.node
-        sql = (
-            "SELECT post_id, user_id, created_at, body FROM posts "
-            "ORDER BY created_at DESC, post_id DESC LIMIT ? OFFSET ?"
-        )
+        sql = f"{SELECT_POSTS} {feed_order('newest')} LIMIT ? OFFSET ?"
 
         def offset_page(depth: int) -> list[Post]:
             with node.connect() as conn:

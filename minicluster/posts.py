@@ -36,7 +36,15 @@ POSTS_DDL = (
     "CREATE TABLE posts (post_id BIGINT PRIMARY KEY, user_id BIGINT NOT NULL, "
     "created_at TIMESTAMPTZ NOT NULL, body VARCHAR NOT NULL)"
 )
+#: Every post, in the order of :class:`Post`'s fields; add WHERE / ORDER BY / LIMIT.
+SELECT_POSTS = "SELECT post_id, user_id, created_at, body FROM posts"
 START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def feed_order(direction: str) -> str:
+    """The ORDER BY of the feed in ``direction``: ``(created_at, post_id)``, newest or oldest first."""
+    order = "DESC" if direction == "newest" else "ASC"
+    return f"ORDER BY created_at {order}, post_id {order}"
 
 
 class Post(NamedTuple):
@@ -143,17 +151,14 @@ class Shard:
             raise ConfigError(f"direction must be 'newest' or 'oldest', got {direction!r}")
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
             raise ConfigError(f"limit must be an integer >= 0, got {limit!r}")
-        op, order = ("<", "DESC") if direction == "newest" else (">", "ASC")
+        op = "<" if direction == "newest" else ">"
         where, params = "", []
         if after is not None:
             # The first condition is implied by the second; it is there because DuckDB skips whole row
             # groups by the min/max of a plain column comparison, not of a row comparison.
             where = f"WHERE created_at {op}= ? AND (created_at, post_id) {op} (?, ?)"
             params = [after[0], after[0], after[1]]
-        sql = (
-            f"SELECT post_id, user_id, created_at, body FROM posts {where} "
-            f"ORDER BY created_at {order}, post_id {order} LIMIT ?"
-        )
+        sql = f"{SELECT_POSTS} {where} {feed_order(direction)} LIMIT ?"
         with self.node.connect() as conn:
             rows = conn.execute(sql, [*params, limit]).fetchall()
         with self._lock:
@@ -224,6 +229,7 @@ class ShardedPosts:
         )
         self.codec = codec
         self.truth = cluster.add_database("posts_truth", host="truth-host")
+        self._truth = Shard(self.truth, -1)  # the same writes as a shard's
         for node in [*(s.node for s in self.shards), self.truth]:
             node.execute(POSTS_DDL)
         self._lock = threading.Lock()
@@ -260,7 +266,7 @@ class ShardedPosts:
             moving: dict[tuple[int, int], list[Post]] = {}
             total = 0
             for shard in list(self.shards):
-                for row in shard.node.execute("SELECT post_id, user_id, created_at, body FROM posts"):
+                for row in shard.node.execute(SELECT_POSTS):
                     total += 1
                     post = Post(*row)
                     target = router.shard_for(post.user_id)
@@ -279,19 +285,13 @@ class ShardedPosts:
         """A new post, written to its shard and to the ground truth."""
         with self._lock:
             self.shard_of(post.user_id).insert(post)
-            with self.truth.connect() as conn:
-                conn.execute("INSERT INTO posts VALUES (?, ?, ?, ?)", list(post))
+            self._truth.insert(post)
 
     def delete(self, post: Post) -> None:
         with self._lock:
             self.shard_of(post.user_id).delete(post.post_id)
-            with self.truth.connect() as conn:
-                conn.execute("DELETE FROM posts WHERE post_id = ?", [post.post_id])
+            self._truth.delete(post.post_id)
 
     def all_posts(self, direction: str = "newest") -> list[Post]:
         """Every post in feed order, from the ground truth."""
-        order = "DESC" if direction == "newest" else "ASC"
-        rows = self.truth.execute(
-            f"SELECT post_id, user_id, created_at, body FROM posts ORDER BY created_at {order}, post_id {order}"
-        )
-        return [Post(*row) for row in rows]
+        return [Post(*row) for row in self.truth.execute(f"{SELECT_POSTS} {feed_order(direction)}")]

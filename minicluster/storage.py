@@ -40,7 +40,7 @@ _ENGINE_LOCK = threading.Lock()
 _catalogs = itertools.count()
 
 
-def _engine() -> duckdb.DuckDBPyConnection:
+def _shared_engine() -> duckdb.DuckDBPyConnection:
     global _engine_instance
     with _ENGINE_LOCK:
         if _engine_instance is None:
@@ -153,10 +153,10 @@ class DatabaseNode(Node):
         self.cores = cores
         self._cores = threading.BoundedSemaphore(cores) if cores else None
         self.row_group_size = row_group_size
-        self._root = _engine()
+        self._engine = _shared_engine()
         self._catalog = f"node{next(_catalogs)}"
         with _ENGINE_LOCK:
-            self._root.execute(f"ATTACH '{_quoted(self.path)}' AS {self._catalog} (ROW_GROUP_SIZE {row_group_size})")
+            self._engine.execute(f"ATTACH '{_quoted(self.path)}' AS {self._catalog} (ROW_GROUP_SIZE {row_group_size})")
         self._closed = False
         self._open = 0
         self._conn_lock = threading.Lock()
@@ -181,7 +181,7 @@ class DatabaseNode(Node):
             self._open += 1
             self.metrics.gauge("connections").add(1)
             with _ENGINE_LOCK:
-                cursor = self._root.cursor()
+                cursor = self._engine.cursor()
         cursor.execute(f"USE {self._catalog}")
         return DatabaseConnection(self, cursor)
 
@@ -218,4 +218,4 @@ class DatabaseNode(Node):
         if not self._closed:
             self._closed = True
             with _ENGINE_LOCK:
-                self._root.execute(f"DETACH {self._catalog}")
+                self._engine.execute(f"DETACH {self._catalog}")

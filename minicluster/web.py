@@ -234,15 +234,15 @@ class WebServer(Node):
         Raises :class:`NodeDown` if this server has crashed and :class:`Overloaded` if its queue is full.
         """
         self.ensure_up()
-        future = Reply()
+        reply = Reply()
         try:
-            self._queue.put_nowait((request, future, self.clock.now()))
+            self._queue.put_nowait((request, reply, self.clock.now()))
         except queue.Full:
             self.metrics.counter("rejected").inc()
             raise Overloaded(
                 f"web server {self.name!r} rejected a request: its queue of {self._queue.maxsize} is full"
             ) from None
-        return future
+        return reply
 
     def handle(self, request: Request, timeout: float | None = None) -> Response:
         """Submit ``request`` and wait for its response."""
@@ -255,7 +255,7 @@ class WebServer(Node):
                 item = self._queue.get()
                 if item is None:
                     return
-                request, future, enqueued = item
+                request, reply, enqueued = item
                 started = self.clock.now()
                 try:
                     self.ensure_up()
@@ -264,12 +264,12 @@ class WebServer(Node):
                     self._record(response.status, enqueued, started)
                 except NodeDown as exc:  # crashed while the request waited: the connection drops
                     self.metrics.counter("dropped").inc()
-                    future.set_exception(exc)
+                    reply.set_exception(exc)
                 except BaseException as exc:  # never leave a caller waiting on a dead worker
-                    future.set_exception(exc)
+                    reply.set_exception(exc)
                     raise
                 else:
-                    future.set_result(response)
+                    reply.set_result(response)
         finally:
             ctx.close()
 
