@@ -1,7 +1,5 @@
 """Wrong answers to Stage 10's exercises."""
 
-import threading
-
 from minicluster.workbook.checks.paginate_mutants import PAGINATE_MUTANTS
 
 MUTANTS = {"10.paginate": dict(PAGINATE_MUTANTS)}
@@ -136,55 +134,13 @@ MUTANTS["10.hash_ring"] = {
 
 # -- 10.connection_pool ---------------------------------------------------------------------------
 import collections  # noqa: E402
-import time  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
 
 from minicluster.proxy import PoolTimeout  # noqa: E402
+from minicluster.workbook import load  # noqa: E402
 
-
-class _Pool:
-    """A correct, simple pool (one Condition, FIFO tickets) whose parts the mutants replace."""
-
-    def __init__(self, connect, size, timeout=2.0):
-        self.connect, self.size, self.timeout = connect, size, timeout
-        self.idle, self.opened = [], 0
-        self.changed = threading.Condition()
-        self.line = collections.deque()
-
-    def my_turn(self, ticket):
-        return self.line[0] is ticket
-
-    def acquire(self):
-        ticket = object()
-        deadline = time.monotonic() + self.timeout
-        with self.changed:
-            self.line.append(ticket)
-            try:
-                while not (self.my_turn(ticket) and (self.idle or self.opened < self.size)):
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        raise PoolTimeout("timed out")
-                    self.changed.wait(remaining)
-                if self.idle:
-                    return self.idle.pop()
-                self.opened += 1
-            finally:
-                self.line.remove(ticket)
-                self.changed.notify_all()
-        return self.connect()
-
-    def release(self, conn):
-        with self.changed:
-            self.idle.append(conn)
-            self.changed.notify_all()
-
-    @contextmanager
-    def connection(self):
-        conn = self.acquire()
-        try:
-            yield conn
-        finally:
-            self.release(conn)
+#: The reference pool (one Condition, FIFO tickets): each mutant below replaces one of its parts.
+_Pool = load("10.connection_pool", tree="solutions")
 
 
 class Unbounded(_Pool):
@@ -204,9 +160,17 @@ class LeaksOnException(_Pool):
         self.release(conn)
 
 
+class _CutsInLine(collections.deque):
+    """A line where every newcomer goes to the front."""
+
+    def append(self, ticket):
+        self.appendleft(ticket)
+
+
 class LastComeFirstServed(_Pool):
-    def my_turn(self, ticket):
-        return self.line[-1] is ticket
+    def __init__(self, connect, size, timeout=2.0):
+        super().__init__(connect, size, timeout)
+        self.line = _CutsInLine()
 
 
 class WaitsForever(_Pool):
@@ -291,18 +255,10 @@ MUTANTS["10.connection_pool"] = {
 
 
 # -- 10.validate ----------------------------------------------------------------------------------
-def _solution_validate():
-    import importlib.util
-    from pathlib import Path
+from minicluster.workbook import catalog, trees  # noqa: E402
 
-    path = Path(__file__).resolve().parents[2] / "solutions" / "10_sharding" / "validate.py"
-    spec = importlib.util.spec_from_file_location("_validate_solution", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_V = _solution_validate()
+#: The reference validator's module: the mutants reuse its private checks.
+_V = trees.load_module(trees.tree("solutions") / catalog.get("10.validate").path)
 
 
 def finds_nothing(paginate, store):
