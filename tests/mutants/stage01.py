@@ -1,7 +1,6 @@
 """Wrong answers to Stage 1's exercises, each one a mistake a learner could make."""
 
 import json
-import time
 
 from minicluster import Response
 
@@ -232,9 +231,12 @@ def memorised_examples(workers, service_time_s, think_time_s=0.0):
     return table.get((workers, service_time_s, think_time_s), (1.0, 1.0))
 
 
-def sleeps_forever(workers, service_time_s, think_time_s=0.0):
-    while True:
-        time.sleep(0.01)
+def loops_forever(workers, service_time_s, think_time_s=0.0):
+    """A loop whose exit condition never changes (doubling zero): the checker must stop it and say so."""
+    throughput = 0.0
+    while throughput < workers / service_time_s:
+        throughput *= 2
+    return throughput, float(workers)
 
 
 MUTANTS = {
@@ -275,7 +277,7 @@ MUTANTS = {
             only_throughput,
             returns_none,
             memorised_examples,
-            sleeps_forever,
+            loops_forever,
         )
     },
 }
