@@ -23,7 +23,6 @@ from minicluster.posts import SELECT_POSTS, Post, PostsSpec, ShardedPosts, Shard
 from minicluster.stages import sharding
 from minicluster.web import Response
 from minicluster.workbook import load
-from minicluster.workbook.checks.paginate_mutants import sequential_fan_out
 
 PAGE_SIZE = 20
 ROOT = Path(__file__).resolve().parent.parent
@@ -155,7 +154,8 @@ class PostsBench:
                 medians = turns(
                     {
                         "concurrent": lambda: self.paginate(shards, None, PAGE_SIZE, "newest"),
-                        "sequential": lambda: sequential_fan_out(shards, None, PAGE_SIZE, "newest"),
+                        # the same page_size + 1 rows from each shard, asked one shard after another
+                        "sequential": lambda: sharding.fixed_fetch(shards, None, PAGE_SIZE, "newest", 1),
                     },
                     max(3, self.scale.repeats // 2),
                 )

@@ -20,12 +20,13 @@ from .errors import (
     TooManyConnections,
     UnknownHost,
 )
-from .faults import FaultEvent, Nemesis
+from .faults import Crash, Fault, Nemesis, Partition, Slow
 from .load import LoadResult, UniformKeys, ZipfKeys, closed_loop, derive_seed, open_loop
 from .metrics import Counter, Gauge, Histogram, Metrics, TimeSeries, merge_histograms
 from .network import Network
 from .nodes import Health, Node
 from .storage import DatabaseConnection, DatabaseNode
+from .timeline import Event, Timeline
 from .web import Request, Response, Router, WebServer
 
 __version__ = "0.1.0"
@@ -36,10 +37,12 @@ __all__ = [
     "Cluster",
     "ConfigError",
     "Counter",
+    "Crash",
     "DNS",
     "DatabaseConnection",
     "DatabaseNode",
-    "FaultEvent",
+    "Event",
+    "Fault",
     "Gauge",
     "Health",
     "Histogram",
@@ -53,11 +56,14 @@ __all__ = [
     "Node",
     "NodeDown",
     "Overloaded",
+    "Partition",
     "RealClock",
     "Request",
     "Response",
     "Router",
+    "Slow",
     "TimeSeries",
+    "Timeline",
     "TooManyConnections",
     "UniformKeys",
     "UnknownHost",

@@ -39,12 +39,16 @@ class CacheNode(Node):
         return fakeredis.FakeRedis(server=self._server, decode_responses=True)
 
     def on_crash(self) -> None:
-        # A crashed cache loses everything it held: the fake server stops answering, and comes back
-        # empty. (A real server given by URL is not ours to crash; its clients get NodeDown here only
-        # through client().)
+        # A crashed cache loses everything it held. The fake server stays the same object, so clients
+        # opened before the crash work again once it recovers (empty), as a real Redis restart behaves
+        # for clients that reconnect. (A real server given by URL is not ours to crash: its clients
+        # get NodeDown through the node, see minicluster.web.Remote.)
         if self._server is not None:
             self._server.connected = False
+            with self._server.lock:
+                for db in self._server.dbs.values():
+                    db.clear()
 
     def on_recover(self) -> None:
         if self._server is not None:
-            self._server = fakeredis.FakeServer()
+            self._server.connected = True

@@ -21,6 +21,9 @@ class Clock(Protocol):
     def sleep(self, seconds: float) -> None:
         """Wait ``seconds``."""
 
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        """Wait ``seconds`` or until ``event`` is set, whichever comes first; return whether it is set."""
+
 
 class RealClock:
     """The machine's monotonic clock and ``time.sleep``."""
@@ -31,6 +34,9 @@ class RealClock:
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
             time.sleep(seconds)
+
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        return event.wait(max(0.0, seconds))
 
 
 class ManualClock:
@@ -53,3 +59,9 @@ class ManualClock:
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
             self.advance(seconds)
+
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        """Time jumps ``seconds`` ahead unless ``event`` is already set (nothing else can set it meanwhile)."""
+        if not event.is_set():
+            self.sleep(seconds)
+        return event.is_set()

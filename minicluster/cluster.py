@@ -33,6 +33,7 @@ from .loadbalancer import HealthCheck, LoadBalancer
 from .network import Network
 from .nodes import Node
 from .storage import DatabaseNode
+from .timeline import Timeline
 from .web import Handler, Request, Response, WebServer
 
 
@@ -61,7 +62,9 @@ class Cluster:
             seed=derive_seed(seed, "network"), clock=self.clock, default_latency=latency, jitter=jitter
         )
         self.dns = DNS(ttl=dns_ttl, clock=self.clock)
-        self.nemesis = Nemesis(self.clock)
+        #: Everything that happens to the cluster: faults, heals, reactions (ejections...), changes.
+        self.timeline = Timeline(self.clock)
+        self.nemesis = Nemesis(self.clock, self.timeline, self.network)
         self.nodes: dict[str, Node] = {}
         #: Who talks to whom, for the architecture diagram: ``(from, to, label)``.
         self.links: list[tuple[str, str, str]] = []
@@ -167,7 +170,7 @@ class Cluster:
     ) -> LoadBalancer:
         """A load balancer in front of ``backends``, probing them every ``interval`` s when ``health_check``."""
         self._check_new(name)
-        balancer = LoadBalancer(name, policy, network=self.network, host=host, clock=self.clock)
+        balancer = LoadBalancer(name, policy, network=self.network, host=host, clock=self.clock, timeline=self.timeline)
         self._add(balancer)
         for server in backends:
             balancer.add_backend(server)

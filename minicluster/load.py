@@ -130,15 +130,6 @@ class LoadResult:
         """``(L measured, λ·W)``: Little's law says they are equal in a steady state."""
         return self.mean_in_flight, (self.completed / self.elapsed) * self.mean_latency
 
-    def row(self) -> dict[str, float]:
-        p = self.latency.percentiles((50, 99))
-        return {
-            "throughput": self.throughput,
-            "p50_ms": p["p50"] * 1000,
-            "p99_ms": p["p99"] * 1000,
-            "errors": self.errors,
-        }
-
 
 class _Recorder:
     """Collects outcomes from many client threads and samples the number of requests in flight."""
@@ -301,48 +292,3 @@ def open_loop(
                 pool.submit(one, key, recorder.begin())
             next_at = next_at + rng.expovariate(rate) if poisson else recorder.start + arrival / rate
     return recorder.finish()
-
-
-_COLUMNS = {
-    "throughput": ("req/s", "{:>8.0f}"),
-    "p50_ms": ("p50 ms", "{:>8.1f}"),
-    "p99_ms": ("p99 ms", "{:>8.1f}"),
-    "L": ("L", "{:>6.1f}"),
-    "lambda_W": ("λ·W", "{:>6.1f}"),
-    "errors": ("errors", "{:>6}"),
-}
-
-
-@dataclass
-class Sweep:
-    """One load run per value of a parameter (users, workers, servers...), and what they show."""
-
-    parameter: str
-    values: list
-    results: list[LoadResult]
-    #: The theoretical maximum throughput, when the experiment has one.
-    ceiling: float | None = None
-
-    @property
-    def best(self) -> float:
-        return max(r.throughput for r in self.results)
-
-    def knee(self, fraction: float = 0.9):
-        """The smallest value at which throughput reaches ``fraction`` of the best measured."""
-        return next(v for v, r in zip(self.values, self.results) if r.throughput >= fraction * self.best)
-
-    def table(self) -> list[dict[str, float]]:
-        rows = []
-        for value, r in zip(self.values, self.results):
-            measured_l, little = r.littles_law()
-            rows.append({self.parameter: value, **r.row(), "L": measured_l, "lambda_W": little})
-        return rows
-
-    def format(self) -> str:
-        """The table as fixed-width text, for the terminal and notebooks."""
-        width = max(6, len(self.parameter))
-        lines = [f"{self.parameter:>{width}} " + " ".join(f"{h:>{len(f.format(0))}}" for h, f in _COLUMNS.values())]
-        for row in self.table():
-            cells = " ".join(fmt.format(row[key]) for key, (_, fmt) in _COLUMNS.items())
-            lines.append(f"{row[self.parameter]:>{width}} {cells}")
-        return "\n".join(lines)

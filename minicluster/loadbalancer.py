@@ -14,10 +14,10 @@ from __future__ import annotations
 import threading
 
 from .balancers import Backend, Balancer, NoHealthyBackend, RoundRobin, as_policy
-from .clock import Clock, RealClock
+from .clock import Clock
 from .errors import ConfigError, NetworkPartition, NodeDown, Overloaded, check_positive
-from .faults import FaultEvent
 from .nodes import Node
+from .timeline import Event, Timeline
 from .web import Request, Response
 
 
@@ -35,6 +35,7 @@ class LoadBalancer(Node):
         backend_timeout: float = 10.0,
         host: str | None = None,
         clock: Clock | None = None,
+        timeline: Timeline | None = None,
     ) -> None:
         super().__init__(name, host=host, clock=clock)
         check_positive(f"{name}: backend_timeout", backend_timeout)
@@ -43,9 +44,8 @@ class LoadBalancer(Node):
         self.backend_timeout = backend_timeout
         self._backends: tuple[Backend, ...] = ()
         self._lock = threading.Lock()
-        self._changed = threading.Condition(self._lock)
-        #: Backends added, removed, ejected and re-admitted, as events a timeline plot can mark.
-        self.events: list[FaultEvent] = []
+        #: Where backends added and removed (changes), ejected and re-admitted (reactions) are written.
+        self.timeline = timeline if timeline is not None else Timeline(self.clock)
 
     # -- the pool ---------------------------------------------------------------------------------
     @property
@@ -82,20 +82,20 @@ class LoadBalancer(Node):
                 return b
         raise ConfigError(f"{self.name}: no backend named {name!r}")
 
+    @property
+    def events(self) -> list[Event]:
+        """What this balancer did: backends added, removed, ejected and re-admitted."""
+        return self.timeline.events(source=self.name)
+
     def _log(self, action: str, backend: Backend) -> None:
-        with self._changed:
-            self.events.append(FaultEvent(self.clock.now(), action, backend.name))
-            self._changed.notify_all()
+        kind = "change" if action in ("add", "remove") else "reaction"
+        self.timeline.record(kind, action, backend.name, source=self.name)
 
-    def wait_for(self, action: str, backend: str, timeout: float) -> FaultEvent | None:
-        """Block until an ``action`` event ("eject", "readmit", ...) for ``backend`` is logged."""
-
-        def found():
-            return next((e for e in self.events if e.action == action and e.node == backend), None)
-
-        with self._changed:
-            self._changed.wait_for(found, timeout)
-            return found()
+    def wait_for(self, action: str, backend: str, timeout: float) -> Event | None:
+        """Block until this balancer logs ``action`` ("eject", "readmit", ...) for ``backend``."""
+        return self.timeline.wait_until(
+            lambda e: e.source == self.name and e.action == action and e.target == backend, timeout
+        )
 
     def set_health(self, backend: Backend, healthy: bool) -> None:
         """Eject (``False``) or re-admit (``True``) a backend; logged when it changes."""
@@ -161,7 +161,7 @@ class HealthCheck:
         check_positive("rise", rise, integer=True)
         self.balancer = balancer
         self.interval, self.timeout, self.fall, self.rise, self.path = interval, timeout, fall, rise, path
-        self.clock: Clock = clock or RealClock()
+        self.clock: Clock = clock or balancer.clock
         self._streak: dict[str, int] = {}  # > 0: successes in a row, < 0: failures in a row
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -192,7 +192,7 @@ class HealthCheck:
         return self
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
+        while not self.clock.wait(self._stop, self.interval):
             self.probe_all()
 
     def stop(self) -> None:

@@ -1,31 +1,28 @@
-"""``minicluster tour``: each finished stage's headline experiment, run headless, results printed."""
+"""``minicluster tour``: each ready stage's headline experiment, run headless, results printed.
+
+The stages and their titles come from the stage grid (``info.toml``); each ready stage's module has a
+``headline()`` returning its results as text.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from .errors import ConfigError
-from .stages import load_balancer, sharding, single_server, web_db_split
-
-#: stage number -> (title, a function returning the stage's results as text)
-STAGES: dict[int, tuple[str, Callable[[], str]]] = {
-    1: ("Single server", single_server.headline),
-    2: ("Web tier and database apart", web_db_split.headline),
-    3: ("Load balancer", load_balancer.headline),
-    10: ("Sharding and the global feed", sharding.headline),
-}
+from .workbook import catalog
 
 
 def run(stages: Iterable[int] | None = None) -> int:
-    chosen = sorted(set(stages)) if stages else sorted(STAGES)
-    unknown = [s for s in chosen if s not in STAGES]
+    ready = {s.number: s for s in catalog.stages() if s.ready}
+    chosen = sorted(set(stages)) if stages else sorted(ready)
+    unknown = [s for s in chosen if s not in ready]
     if unknown:
-        raise ConfigError(f"no tour for stage {unknown[0]} yet (stages with a tour: {', '.join(map(str, STAGES))})")
+        raise ConfigError(f"no tour for stage {unknown[0]} yet (stages with a tour: {', '.join(map(str, ready))})")
     for number in chosen:
-        title, headline = STAGES[number]
+        stage = ready[number]
         started = time.perf_counter()
-        print(f"== Stage {number}: {title} ==")
-        print(headline())
+        print(f"== Stage {number}: {stage.title} ==")
+        print(stage.import_module().headline())
         print(f"({time.perf_counter() - started:.1f} s)\n")
     return 0

@@ -12,9 +12,10 @@ from collections.abc import Iterable
 
 import matplotlib.pyplot as plt
 
-from .faults import FaultEvent
-from .load import LoadResult, Sweep
+from .experiment import Run
+from .load import LoadResult
 from .nodes import Health, Node
+from .timeline import Event
 
 _SHAPES = {"database": ("[(", ")]"), "cache": ("[(", ")]"), "web": ("[", "]"), "balancer": ("{{", "}}")}
 _STYLE = {
@@ -92,15 +93,66 @@ def _finished(fig, title: str | None):
     return fig
 
 
-def plot_sweep(sweep: Sweep, *, xlabel: str | None = None, knee: bool = True, title: str | None = None):
-    """Throughput (left) and p50/p99 latency (right) against the swept parameter.
+def plot_run(run: Run, *, title: str | None = None, **options):
+    """The standard picture of an experiment's :class:`~minicluster.experiment.Run`, by its ``chart``:
 
-    Marks the knee (a vertical line) unless ``knee=False``, and the sweep's ceiling (a horizontal line)
-    when it has one.
+    * ``"sweep"``: throughput and p50/p99 against the swept parameter (:func:`plot_sweep`);
+    * ``"timeline"``: successes, errors (and latency) over time with the timeline's events marked;
+    * ``"percentiles"``: p50 and p99 of each load, side by side;
+    * ``"lines"``: every other column against the ``x`` column; ``"bars"``: one bar per row.
+
+    ``options`` override the run's ``axes`` (e.g. ``xlabel=``, ``width=``, ``latency=True``).
     """
-    xs, results, ceiling = sweep.values, sweep.results, sweep.ceiling
-    knee_at = sweep.knee() if knee else None
-    xlabel = xlabel or sweep.parameter
+    axes = {**run.axes, **options}
+    title = title if title is not None else run.title
+    if run.chart == "sweep":
+        return plot_sweep(run, xlabel=axes.get("xlabel"), knee=axes.get("knee", True), title=title)
+    if run.chart == "timeline":
+        return plot_timeline(
+            run.load, faults=run.timeline, width=axes.get("width", 0.1), latency=axes.get("latency", False), title=title
+        )
+    if run.chart == "percentiles":
+        return plot_percentiles(run.loads, title=title)
+    if run.chart in ("lines", "bars"):
+        return _plot_columns(run, axes, title)
+    raise ValueError(f"{run.title!r}: no chart named {run.chart!r} (sweep, timeline, percentiles, lines, bars)")
+
+
+def _plot_columns(run: Run, axes: dict, title: str | None):
+    x = axes.get("x") or next(iter(run.rows[0]))
+    ys = axes.get("y") or [k for k in run.rows[0] if k != x and isinstance(run.rows[0][k], (int, float))]
+    scale = 100 if axes.get("percent") else 1
+    fig, ax = plt.subplots(figsize=(8, 3.4))
+    xs = run.column(x)
+    if run.chart == "lines":
+        for y in ys:
+            ax.plot(xs, [v * scale for v in run.column(y)], "o-", label=y.removesuffix(" %"))
+    else:
+        width = 0.8 / len(ys)
+        positions = range(len(xs))
+        for j, y in enumerate(ys):
+            ax.bar([i + j * width for i in positions], [v * scale for v in run.column(y)], width, label=y)
+        ax.set_xticks([i + width * (len(ys) - 1) / 2 for i in positions], labels=[str(v) for v in xs])
+    if axes.get("reference") is not None:
+        ax.axhline(axes["reference"], color="grey", linestyle=":", label=axes.get("reference_label", "reference"))
+    ylabel = axes.get("ylabel", "")
+    ax.set(xlabel=axes.get("xlabel", x), ylabel=f"{ylabel} (%)" if axes.get("percent") else ylabel)
+    ax.grid(alpha=0.3)
+    if len(ys) > 1 or axes.get("reference") is not None:
+        ax.legend()
+    return _finished(fig, title)
+
+
+def plot_sweep(run: Run, *, xlabel: str | None = None, knee: bool = True, title: str | None = None):
+    """Throughput (left) and p50/p99 latency (right) against the swept parameter of a sweep run.
+
+    Marks the knee (a vertical line) unless ``knee=False``, and the ceiling (a horizontal line) when
+    the run has one.
+    """
+    parameter = run.axes["x"]
+    xs, results, ceiling = run.column(parameter), list(run.loads.values()), run.figures.get("ceiling")
+    knee_at = run["knee"] if knee else None
+    xlabel = xlabel or parameter
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
     left.plot(xs, [r.throughput for r in results], "o-", color="#1f77b4", label="measured")
     if ceiling is not None:
@@ -123,7 +175,7 @@ def plot_sweep(sweep: Sweep, *, xlabel: str | None = None, knee: bool = True, ti
 def plot_timeline(
     result: LoadResult,
     *,
-    faults: Iterable[FaultEvent] = (),
+    faults: Iterable[Event] = (),
     width: float = 0.1,
     latency: bool = False,
     title: str | None = None,
@@ -149,7 +201,7 @@ def plot_timeline(
             continue
         for ax in axes:
             ax.axvline(x, color="black", linestyle="--", alpha=0.6)
-        axes[0].annotate(f"{event.action} {event.node}", (x, 1.02), xycoords=("data", "axes fraction"), fontsize=8)
+        axes[0].annotate(str(event), (x, 1.02), xycoords=("data", "axes fraction"), fontsize=8)
     for ax in axes:
         ax.grid(alpha=0.3)
     return _finished(fig, title)

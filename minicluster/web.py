@@ -97,29 +97,32 @@ class Context:
     """What a handler may use, per worker thread: ``db`` (a database connection) and ``cache``.
 
     Both are opened on first use by that worker and kept, the way an app server keeps one pooled
-    connection per worker. When the database sits on another host, every query crosses the network.
+    connection per worker. Both are :class:`Remote`: when the database or the cache sits on another
+    host, every call crosses the network, and a call to a crashed node raises
+    :class:`~minicluster.errors.NodeDown`.
     """
 
     def __init__(self, server: WebServer) -> None:
         self.server = server
-        self._db = None
-        self._cache = None
+        self._db: Remote | None = None
+        self._cache: Remote | None = None
 
     @property
-    def db(self):
+    def db(self) -> Remote:
         if self._db is None:
             database = self.server.database
             if database is None:
                 raise ConfigError(f"web server {self.server.name!r} has no database attached")
-            self._db = _RemoteConnection(database.connect(), self.server)
+            self._db = Remote(database.connect(), database, self.server)
         return self._db
 
     @property
-    def cache(self):
+    def cache(self) -> Remote:
         if self._cache is None:
-            if self.server.cache is None:
+            cache = self.server.cache
+            if cache is None:
                 raise ConfigError(f"web server {self.server.name!r} has no cache attached")
-            self._cache = self.server.cache.client()
+            self._cache = Remote(cache.client(), cache, self.server)
         return self._cache
 
     def close(self) -> None:
@@ -128,24 +131,38 @@ class Context:
             self._db = None
 
 
-class _RemoteConnection:
-    """A database connection seen from a web server: each query pays a round trip when remote."""
+class Remote:
+    """A client of another node, seen from a web server: each call pays a round trip when remote.
 
-    def __init__(self, conn, server: WebServer) -> None:
-        self._conn = conn
+    Wraps a database connection (``execute``) or a redis-py client (``get``, ``set``, ...) alike: any
+    method called through it checks that the node is up, crosses the network there, runs, and crosses
+    back. What the call returns (a result set, a pipeline) is used locally.
+    """
+
+    def __init__(self, client, node: Node, server: WebServer) -> None:
+        self._client = client
+        self._node = node
         self._server = server
 
-    def execute(self, sql, params=None):
-        net, here, there = self._server.network, self._server.host, self._conn.node.host
-        if net is not None:
-            net.hop(here, there)
-        result = self._conn.execute(sql, params)
-        if net is not None:
-            net.hop(there, here)
-        return result
+    def __getattr__(self, name: str):
+        attribute = getattr(self._client, name)
+        if not callable(attribute):
+            return attribute
+
+        def call(*args, **kwargs):
+            net, here, there = self._server.network, self._server.host, self._node.host
+            if net is not None:
+                net.hop(here, there)
+            self._node.ensure_up()
+            result = attribute(*args, **kwargs)
+            if net is not None:
+                net.hop(there, here)
+            return result
+
+        return call
 
     def close(self) -> None:
-        self._conn.close()
+        self._client.close()
 
 
 class Reply:

@@ -1,18 +1,12 @@
 """Every checker passes its solution, reports its stub as not attempted, and fails every mutant."""
 
-import importlib
-import pkgutil
-
 import pytest
 
 from minicluster.workbook import check, exercises, load
 
 from . import mutants
 
-CATALOGUE = {}
-for info in pkgutil.iter_modules(mutants.__path__):
-    for exercise_id, entries in importlib.import_module(f"{mutants.__name__}.{info.name}").MUTANTS.items():
-        CATALOGUE.setdefault(exercise_id, {}).update(entries)
+CATALOGUE = mutants.catalogue()
 
 IDS = [e.id for e in exercises()]
 MUTANT_CASES = [(ex, name) for ex, entries in CATALOGUE.items() for name in entries]

@@ -19,16 +19,28 @@ def test_only_the_balancer_is_public():
 def test_least_connections_routes_around_the_slow_server():
     policies = {name: POLICIES[name] for name in ("round robin", "least connections")}
     runs = load_balancer.compare_policies(policies=policies, rate=150, duration=0.6)
-    rr, lc = runs["round robin"], runs["least connections"]
-    assert rr.share["web1"] >= sum(rr.share.values()) // 4, "round robin gives the slow server its full share"
-    assert lc.share["web1"] < rr.share["web1"]
-    assert lc.result.latency.percentile(99) < rr.result.latency.percentile(99) / 2
-    assert "least connections" in load_balancer.policy_table(runs)
+    rr, lc = runs["share"]["round robin"], runs["share"]["least connections"]
+    assert rr["web1"] >= sum(rr.values()) // 4, "round robin gives the slow server its full share"
+    assert lc["web1"] < rr["web1"]
+    p99 = {name: load.latency.percentile(99) for name, load in runs.loads.items()}
+    assert p99["least connections"] < p99["round robin"] / 2
+    assert runs.column("policy") == ["round robin", "least connections"]
+    assert runs.table().splitlines()[2].startswith("least connections")
 
 
 def test_failover_errors_stop_at_the_ejection():
-    result, events = load_balancer.failover(rate=150, duration=1.2, kill_at=0.3, recover_at=0.7)
+    run = load_balancer.failover(rate=150, duration=1.2, kill_at=0.3, recover_at=0.7)
+    result, events = run.load, run.timeline
+    assert {(e.kind, e.source) for e in events} == {("fault", "nemesis"), ("heal", "nemesis"), ("reaction", "lb")}
     actions = [e.action for e in events]
     assert actions.index("crash") < actions.index("eject") < actions.index("recover") < actions.index("readmit")
     eject = next(e.at for e in events if e.action == "eject")
     assert all(result.started_at + t <= eject + 0.05 for t, _ in result.failures.points)
+    assert run["failed_before_ejection"] == run["failed"] == result.errors
+
+
+def test_a_server_added_under_load_is_on_the_timeline():
+    run = load_balancer.add_server_under_load(servers=2, rate=150, duration=0.6, add_at=0.2)
+    ((at, event),) = run.events_since_start()
+    assert (event.kind, event.action, event.target, event.source) == ("change", "add", "web3", "lb")
+    assert 0.15 < at < 0.6

@@ -46,7 +46,7 @@ def test_dead_backend_gives_502_until_ejected_then_none(farm):
     assert not lb.backend("web2").healthy, "one good probe is not enough (rise=2)"
     check.probe_all()
     assert lb.backend("web2").healthy
-    assert [(e.action, e.node) for e in lb.events if e.action in ("eject", "readmit")] == [
+    assert [(e.action, e.target) for e in lb.events if e.action in ("eject", "readmit")] == [
         ("eject", "web2"),
         ("readmit", "web2"),
     ]

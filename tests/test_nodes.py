@@ -22,7 +22,7 @@ def test_health_follows_faults():
         node.ensure_up()
     nemesis.recover(node)
     node.ensure_up()
-    assert [(e.action, e.node) for e in nemesis.events] == [
+    assert [(e.action, e.target) for e in nemesis.events] == [
         ("slow", "web1"),
         ("restore", "web1"),
         ("crash", "web1"),

@@ -64,10 +64,10 @@ def test_adaptive_fetch_returns_exactly_the_fixed_fetch_pages_on_skewed_and_empt
 
 
 def test_the_proxy_turns_refusals_into_waiting():
-    runs, waits = sharding.proxy_experiment(
-        requests=200, concurrency=100, max_connections=10, pool_size=5, query_time=0.01
-    )
-    direct, proxied = runs["straight to the database"], runs["through the proxy"]
+    run = sharding.proxy_experiment(requests=200, concurrency=100, max_connections=10, pool_size=5, query_time=0.01)
+    direct, proxied = run.loads["straight to the database"], run.loads["through the proxy"]
+    waits = run["waits"]
+    assert run.column("refused") == [direct.errors, 0]
     # The 100 app servers send their first request together: at least 90 of those find the 10 slots taken.
     assert direct.errors >= 90 and set(direct.error_kinds) == {"TooManyConnections"}
     assert proxied.errors == 0 and proxied.completed == 200
@@ -84,7 +84,8 @@ def test_heat_map_counts_every_post_once_per_shard_and_time():
 
 def test_resharding_moves_far_fewer_rows_with_consistent_hashing():
     moved = sharding.reshard_experiment(posts=2000, shards=4, seed=3)
-    fraction = {name: m / total for name, (m, total) in moved.items()}
+    fraction = {name: m / total for name, (m, total) in moved.figures.items()}
+    assert moved.column("moved %") == list(fraction.values())
     assert fraction["modulo"] > 0.6
     assert fraction["ring (100 vnodes)"] < 0.35 and fraction["jump hash"] < 0.35
 
@@ -113,3 +114,20 @@ def test_one_row_at_a_time_walks_a_store_with_empty_and_exhausted_shards_in_both
         store = _skewed_store(cluster, 5, 2, posts)
         for direction in ("newest", "oldest"):
             assert _walk(sharding.one_row_at_a_time, store, 4, direction) == store.all_posts(direction)
+
+
+def test_build_routes_each_user_to_the_shard_the_diagram_links():
+    posts = generate(PostsSpec(posts=300, users=20, seed=8))
+    with Cluster(seed=8) as cluster:
+        stage = sharding.build(cluster, shards=3, posts=posts)
+        response = stage.target()(7)
+        assert response.status == 200
+        body = response.data()
+        assert body["shard"] == stage.store.router.shard_for(7)
+        mine = sorted((p for p in posts if p.user_id == 7), key=lambda p: p.key, reverse=True)[:20]
+        assert [p["id"] for p in body["posts"]] == [p.post_id for p in mine]
+        assert stage.target()(0).status == 200 and stage.target()(0).data()["posts"] == []
+        links = {(a, b) for a, b, _ in cluster.links}
+        assert {("web", f"shard{i}") for i in range(3)} <= links
+        cluster.nemesis.crash(stage.store.shards[1].node)
+        assert "shard1 (database, down)" in stage.diagram().text

@@ -25,14 +25,15 @@ def test_users_are_deterministic_from_the_seed():
 
 def test_sweep_shows_concurrency_then_a_ceiling():
     sweep = single_server.sweep(users=(1, 4, 32), workers=4, service_time=0.01, duration=0.4)
-    one, four, many = (r.throughput for r in sweep.results)
+    one, four, many = sweep.column("throughput")
     # Generous bounds: 4 users on 4 workers run in parallel (ideal 4x); no load beats the ceiling.
     assert four > 2.5 * one
-    assert sweep.ceiling == 400
-    assert many <= 1.05 * sweep.ceiling
-    assert sweep.knee() in (4, 32)
-    assert all(r.errors == 0 for r in sweep.results)
-    text = sweep.format().splitlines()
+    assert sweep["ceiling"] == 400
+    assert many <= 1.05 * sweep["ceiling"]
+    assert sweep["knee"] in (4, 32)
+    assert sweep.column("errors") == [0, 0, 0]
+    assert list(sweep.loads) == ["users=1", "users=4", "users=32"]
+    text = sweep.table().splitlines()
     assert text[0].split() == ["users", "req/s", "p50", "ms", "p99", "ms", "L", "λ·W", "errors"]
     assert [line.split()[0] for line in text[1:]] == ["1", "4", "32"]
 

@@ -1,5 +1,6 @@
 from minicluster import Cluster
-from minicluster.load import Sweep, closed_loop
+from minicluster.experiment import Run, sweep
+from minicluster.load import LoadResult, closed_loop
 from minicluster.viz import plot_sweep, plot_timeline
 
 
@@ -30,7 +31,7 @@ def test_plots_carry_the_measurements(echo_router):
         results = [closed_loop(lambda k: client.get("http://a.b/echo/x"), users=u, requests_per_user=5) for u in (1, 2)]
         c.nemesis.crash(web)
         down = closed_loop(lambda k: client.get("http://a.b/echo/x"), users=1, requests_per_user=3)
-    fig = plot_sweep(Sweep("users", [1, 2], results, ceiling=500))
+    fig = plot_sweep(sweep("two loads", "users", [1, 2], results, ceiling=500))
     left, right = fig.axes
     assert list(left.lines[0].get_ydata()) == [r.throughput for r in results]
     assert len(right.lines) >= 2
@@ -54,3 +55,15 @@ def test_percentile_bars_show_each_run():
     heights = [round(bar.get_height()) for bar in ax.patches]
     assert heights == [10, 1000, 10, 1000]  # p50 bars, then p99 bars
     assert [t.get_text() for t in ax.get_xticklabels()] == ["fast", "slow"]
+
+
+def test_every_run_plots_by_its_chart():
+    result = LoadResult("x", 1.0)
+    result.latency.record(0.01)
+    lines = Run("moved", [{"N": 2, "a %": 0.5, "b %": 0.25}, {"N": 3, "a %": 0.6, "b %": 0.2}], axes={"percent": True})
+    fig = lines.plot()
+    assert [list(line.get_ydata()) for line in fig.axes[0].lines] == [[50.0, 60.0], [25.0, 20.0]]
+    bars = Run("bars", [{"server": "web1", "served": 3}, {"server": "web2", "served": 0}], chart="bars")
+    assert [p.get_height() for p in bars.plot().axes[0].patches] == [3, 0]
+    assert Run("p", loads={"only": result}, chart="percentiles").plot().axes
+    assert Run("t", loads={"only": result}, chart="timeline").plot(latency=True).axes

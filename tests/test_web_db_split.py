@@ -28,16 +28,19 @@ def test_vertical_scaling_flattens_at_the_database_ceiling():
     sweep = web_db_split.vertical_scaling(
         workers=(1, 2, 8, 16), duration=0.4, service_time=0.03, query_time=0.01, db_cores=1
     )
-    one, two, eight, sixteen = (r.throughput for r in sweep.results)
-    assert sweep.ceiling == 100
+    one, two, eight, sixteen = sweep.column("throughput")
+    assert sweep["ceiling"] == 100
     assert two > 1.6 * one, "below the ceiling, workers add throughput"
-    assert eight <= 1.05 * sweep.ceiling and sixteen <= 1.05 * sweep.ceiling, "no worker count passes the database"
-    assert sixteen > 0.6 * sweep.ceiling
+    assert eight <= 1.05 * sweep["ceiling"] and sixteen <= 1.05 * sweep["ceiling"], "no worker count passes it"
+    assert sixteen > 0.6 * sweep["ceiling"]
 
 
 def test_crash_of_the_only_server_fails_every_request_while_down():
-    result, events = web_db_split.crash_the_only_server(rate=100, duration=1.0, crash_at=0.3, recover_at=0.6)
+    run = web_db_split.crash_the_only_server(rate=100, duration=1.0, crash_at=0.3, recover_at=0.6)
+    result, events = run.load, run.timeline
+    assert [(e.kind, e.action, e.target) for e in events] == [("fault", "crash", "web1"), ("heal", "recover", "web1")]
     down, up = (e.at - result.started_at for e in events)
+    assert (run["down"], run["up"]) == (down, up)
     failed = [t for t, _ in result.failures.points]
     assert result.error_kinds.keys() == {"NodeDown"}
     assert failed and all(down - 0.01 <= t <= up + 0.05 for t in failed)

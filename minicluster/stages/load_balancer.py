@@ -16,20 +16,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..apps import HOSTNAME, create_users, users_api, users_target
 from ..balancers import POLICIES, Balancer
 from ..cluster import Cluster
-from ..load import LoadResult, UniformKeys, open_loop
+from ..experiment import Run, Topology, load_row, under_faults
+from ..faults import Crash
+from ..load import UniformKeys, open_loop
 from ..loadbalancer import LoadBalancer
 from ..web import WebServer
-from .single_server import HOSTNAME, create_users, users_api
 
 #: The defaults of this stage: 4 servers of 2 workers x 10 ms, so 200 req/s each and 800 in all.
 SERVERS, WORKERS, SERVICE_TIME = 4, 2, 0.01
 
 
 @dataclass
-class Balanced:
-    cluster: Cluster
+class Balanced(Topology):
     lb: LoadBalancer
     webs: list[WebServer]
 
@@ -50,20 +51,12 @@ class Balanced:
         return web
 
     def target(self):
-        """``target(key)`` for a load run: user ``key`` asks ``GET /users/{key}`` from its own device.
+        """``target(key)``: user ``key`` asks ``GET /users/{key}`` from its own device.
 
         Each user is its own client (its own DNS cache and client id), which is what a sticky
         policy keys on.
         """
-        clients = {}
-
-        def send(key: int):
-            client = clients.get(key)
-            if client is None:
-                client = clients[key] = self.cluster.client(f"user{key}")
-            return client.get(f"http://{HOSTNAME}/users/{key}")
-
-        return send
+        return users_target(self.cluster, per_user_clients=True)
 
 
 def build(
@@ -92,13 +85,6 @@ def build(
     return Balanced(cluster, lb, webs)
 
 
-@dataclass
-class PolicyRun:
-    result: LoadResult
-    #: requests each backend received, by name
-    share: dict[str, int]
-
-
 def compare_policies(
     *,
     policies: dict[str, Callable[[], Balancer]] | None = None,
@@ -106,17 +92,31 @@ def compare_policies(
     duration: float = 0.6,
     slowdown: float = 10,
     seed: int = 42,
-) -> dict[str, PolicyRun]:
-    """The same open-loop load through each policy (default: every shipped one), ``web1`` slowed down."""
-    runs = {}
+) -> Run:
+    """The same open-loop load through each policy (default: every shipped one), ``web1`` slowed down.
+
+    One row and one load per policy; figure ``share``: requests each backend received, per policy.
+    """
+    loads, shares, rows = {}, {}, []
     for name, make in (policies or POLICIES).items():
         with Cluster(seed=seed) as cluster:
             stage = build(cluster, policy=make(), health_check=False)
             cluster.nemesis.slow(stage.webs[0], slowdown)
             result = open_loop(stage.target(), rate=rate, duration=duration, keys=UniformKeys(1000), seed=seed)
             share = {w.name: stage.lb.metrics.counter(f"to_{w.name}").value for w in stage.webs}
-            runs[name] = PolicyRun(result, share)
-    return runs
+        loads[name], shares[name] = result, share
+        p = result.latency.percentiles((50, 99))
+        rows.append(
+            {
+                "policy": name,
+                "p50_ms": p["p50"] * 1000,
+                "p99_ms": p["p99"] * 1000,
+                "to slow web1 %": share["web1"] / (sum(share.values()) or 1),
+                "errors": result.errors,
+            }
+        )
+    title = f"{rate:g} req/s through each policy, web1 {slowdown:g}x slower"
+    return Run(title, rows, loads, figures={"share": shares}, chart="percentiles")
 
 
 def failover(
@@ -127,19 +127,39 @@ def failover(
     recover_at: float = 1.6,
     policy_name: str = "round robin",
     seed: int = 42,
-) -> tuple[LoadResult, list]:
-    """Kill ``web2`` mid-run and bring it back; returns the run and every fault and health event."""
+) -> Run:
+    """Kill ``web2`` mid-run and bring it back; the timeline holds the faults and the balancer's reactions.
+
+    Figures: ``ejected_after`` (seconds from the crash to the ejection, None if never), ``failed``,
+    ``completed`` and ``failed_before_ejection``.
+    """
     with Cluster(seed=seed) as cluster:
         stage = build(cluster, policy=POLICIES[policy_name]())
-        victim = stage.webs[1]
-        nemesis = cluster.nemesis
-        plan = nemesis.schedule(
-            [(kill_at, lambda: nemesis.crash(victim)), (recover_at, lambda: nemesis.recover(victim))]
+        result, events = under_faults(
+            cluster,
+            lambda: open_loop(stage.target(), rate=rate, duration=duration, keys=UniformKeys(1000), seed=seed),
+            [(kill_at, recover_at - kill_at, Crash(stage.webs[1]))],
         )
-        result = open_loop(stage.target(), rate=rate, duration=duration, keys=UniformKeys(1000), seed=seed)
-        plan.join()
-        events = sorted([*nemesis.events, *(e for e in stage.lb.events if e.action != "add")], key=lambda e: e.at)
-        return result, events
+    crash = next(e for e in events if e.action == "crash")
+    eject = next((e for e in events if e.action == "eject"), None)
+    window_end = eject.at + 0.05 if eject else float("inf")
+    in_window = sum(crash.at <= result.started_at + t <= window_end for t, _ in result.failures.points)
+    figures = {
+        "ejected_after": eject.at - crash.at if eject else None,
+        "failed": result.errors,
+        "completed": result.completed,
+        "failed_before_ejection": in_window,
+    }
+    title = "web2 killed, ejected, recovered, re-admitted"
+    return Run(
+        title,
+        [{"policy": policy_name, **load_row(result)}],
+        {"load": result},
+        events,
+        figures,
+        chart="timeline",
+        axes={"width": 0.05},
+    )
 
 
 def add_server_under_load(
@@ -150,7 +170,7 @@ def add_server_under_load(
     duration: float = 2.0,
     add_at: float = 0.8,
     seed: int = 42,
-) -> tuple[LoadResult, list]:
+) -> Run:
     """``servers`` servers (2 workers each) that cannot keep up with ``rate``; one more joins at ``add_at``."""
     with Cluster(seed=seed) as cluster:
         # No health checks here: probes queue behind the backlog like any request, time out, and eject
@@ -162,41 +182,35 @@ def add_server_under_load(
             policy=POLICIES["least connections"](),
             health_check=False,
         )
-        plan = cluster.nemesis.schedule([(add_at, stage.add_server)])
-        result = open_loop(stage.target(), rate=rate, duration=duration, keys=UniformKeys(1000), seed=seed)
-        plan.join()
-        added = [e for e in stage.lb.events if e.action == "add" and e.at > result.started_at]
-        return result, added
-
-
-def policy_table(runs: dict[str, PolicyRun]) -> str:
-    lines = [f"{'policy':<22} {'p50 ms':>8} {'p99 ms':>8} {'to slow web1':>13} {'errors':>7}"]
-    for name, run in runs.items():
-        p = run.result.latency.percentiles((50, 99))
-        total = sum(run.share.values()) or 1
-        lines.append(
-            f"{name:<22} {p['p50'] * 1000:>8.1f} {p['p99'] * 1000:>8.1f} "
-            f"{run.share['web1'] / total:>13.0%} {run.result.errors:>7}"
+        result, events = under_faults(
+            cluster,
+            lambda: open_loop(stage.target(), rate=rate, duration=duration, keys=UniformKeys(1000), seed=seed),
+            [(add_at, stage.add_server)],
         )
-    return "\n".join(lines)
+    title = f"A server joins {servers} overloaded ones"
+    return Run(
+        title,
+        [{"servers": f"{servers} then {servers + 1}", **load_row(result)}],
+        {"load": result},
+        events,
+        chart="timeline",
+        axes={"width": 0.1, "latency": True},
+    )
 
 
 def headline(*, seed: int = 42) -> str:
     """Stage 3's results in a few lines of text (for ``minicluster tour``)."""
     runs = compare_policies(seed=seed)
-    result, events = failover(seed=seed)
-    crash = next(e for e in events if e.action == "crash")
-    eject = next((e for e in events if e.action == "eject"), None)
-    ejected_after = f"{(eject.at - crash.at) * 1000:.0f} ms" if eject else "never"
-    window_end = eject.at + 0.05 if eject else float("inf")
-    in_window = sum(crash.at <= result.started_at + t <= window_end for t, _ in result.failures.points)
+    failed = failover(seed=seed)
+    after = failed["ejected_after"]
+    ejected_after = f"{after * 1000:.0f} ms" if after is not None else "never"
     return "\n".join(
         [
             f"{SERVERS} servers of {WORKERS} workers x {SERVICE_TIME * 1000:g} ms behind a balancer, web1 10x slower, "
             "200 req/s open loop:",
-            policy_table(runs),
+            runs.table(),
             f"failover: web2 killed mid-run, ejected by the health check after {ejected_after}; "
-            f"{result.errors} of {result.completed} requests failed, {in_window} of them between the crash and the "
-            "ejection.",
+            f"{failed['failed']} of {failed['completed']} requests failed, {failed['failed_before_ejection']} of them "
+            "between the crash and the ejection.",
         ]
     )

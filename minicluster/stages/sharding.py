@@ -14,19 +14,76 @@ import os
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
+from ..apps import HOSTNAME
 from ..cluster import Cluster
-from ..load import LoadResult, closed_loop
-from ..metrics import Histogram
+from ..experiment import Run, Topology, load_row
+from ..load import closed_loop
 from ..posts import Post, PostsSpec, ShardedPosts, generate
 from ..proxy import SQLProxy
-from ..sharding import DirectoryRouter, JumpRouter, ModuloRouter, RingRouter
+from ..sharding import DirectoryRouter, JumpRouter, ModuloRouter, RingRouter, ShardRouter
+from ..web import Request, Response, Router, WebServer
 
 ROUTERS = {"modulo": ModuloRouter, "ring (100 vnodes)": RingRouter, "jump hash": JumpRouter}
 
 
-def moved_when_adding_a_shard(shard_counts: Sequence[int] = range(2, 17), keys: int = 20_000) -> dict[str, list[float]]:
-    """For each router, the fraction of ``keys`` user ids that move when going from N to N+1 shards."""
+@dataclass
+class Sharded(Topology):
+    store: ShardedPosts
+    web: WebServer
+
+    def target(self):
+        """``target(key)``: ``GET /users/{key}/posts``, a user's latest posts, read from that user's shard."""
+        client = self.cluster.client()
+        return lambda key: client.get(f"http://{HOSTNAME}/users/{key}/posts")
+
+
+def user_posts_api(store: ShardedPosts) -> Router:
+    """``GET /users/{id}/posts``: the user's 20 newest posts, from the one shard that holds them."""
+
+    def user_posts(request: Request, ctx) -> Response:
+        raw = request.path_params["id"]
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
+            return Response.json({"error": f"malformed user id {raw!r}"}, 400)
+        shard = store.shard_of(int(raw))
+        rows = shard.node.execute(
+            "SELECT post_id, created_at FROM posts WHERE user_id = ? ORDER BY created_at DESC, post_id DESC LIMIT 20",
+            [int(raw)],
+        )
+        return Response.json({"shard": shard.index, "posts": [{"id": i, "at": at} for i, at in rows]})
+
+    return Router().route("GET", "/users/{id}/posts", user_posts)
+
+
+def build(
+    cluster: Cluster,
+    *,
+    shards: int = 4,
+    posts: Sequence[Post] = (),
+    router: ShardRouter | None = None,
+    query_time: float = 0.0,
+    workers: int = 8,
+) -> Sharded:
+    """Posts sharded by user over ``shards`` databases (hosts ``shard-host0..``), an app server in front.
+
+    The app routes each user's requests to the user's shard; the live diagram draws one link per shard.
+    The single-database ground truth the checks compare with stands apart, on ``truth-host``.
+    """
+    store = ShardedPosts(cluster, shards, router=router, query_time=query_time)
+    store.load(posts)
+    web = cluster.add_web_server("web", user_posts_api(store), host="app1", workers=workers)
+    cluster.expose(HOSTNAME, web)
+    for shard in store.shards:
+        cluster.links.append(("web", shard.node.name, "SQL, routed by user_id"))
+    return Sharded(cluster, store, web)
+
+
+def moved_when_adding_a_shard(shard_counts: Sequence[int] = range(2, 17), keys: int = 20_000) -> Run:
+    """For each router, the fraction of ``keys`` user ids that move when going from N to N+1 shards.
+
+    One row per N; figures: each router's fractions, by router name.
+    """
     users = range(1, keys + 1)
     sizes = sorted({*shard_counts, *(n + 1 for n in shard_counts)})  # each placement computed once
     table = {}
@@ -36,7 +93,9 @@ def moved_when_adding_a_shard(shard_counts: Sequence[int] = range(2, 17), keys: 
             router = make(n)
             placed[n] = [router.shard_for(u) for u in users]
         table[name] = [sum(a != b for a, b in zip(placed[n], placed[n + 1])) / keys for n in shard_counts]
-    return table
+    rows = [{"N": n, **{f"{name} %": table[name][i] for name in ROUTERS}} for i, n in enumerate(shard_counts)]
+    axes = {"x": "N", "xlabel": "shards before adding one (N)", "ylabel": "keys moved", "percent": True}
+    return Run(f"Keys moved when adding one shard ({keys:,} keys)", rows, figures=table, axes=axes)
 
 
 def posts_per_shard(posts: Sequence[Post], router) -> list[int]:
@@ -183,12 +242,18 @@ def fetch_costs(
     }
 
 
-def rows_read_per_page(shard_counts: Sequence[int] = (2, 4, 8, 16), **options) -> dict[str, list[float]]:
+def rows_read_per_page(shard_counts: Sequence[int] = (2, 4, 8, 16), **options) -> Run:
     """Mean rows read from all shards per page under each of :data:`STRATEGIES`, per shard count.
 
     ``options`` are those of :func:`fetch_costs` (``posts``, ``page_size``, ``pages``, ``seed``, ...).
+    One row per shard count; figures: each strategy's rows per page, by strategy name.
     """
-    return {name: cost["rows"] for name, cost in fetch_costs(shard_counts, **options).items()}
+    costs = fetch_costs(shard_counts, **options)
+    reads = {name: cost["rows"] for name, cost in costs.items()}
+    rows = [{"shards": n, **{name: reads[name][i] for name in reads}} for i, n in enumerate(shard_counts)]
+    page = options.get("page_size", 20)
+    axes = {"x": "shards", "xlabel": "shards", "ylabel": f"rows read per page of {page}", "reference": page}
+    return Run(f"Rows read per page of {page}", rows, figures=reads, axes=axes)
 
 
 def proxy_experiment(
@@ -199,11 +264,11 @@ def proxy_experiment(
     pool_size: int = 20,
     query_time: float = 0.02,
     seed: int = 42,
-) -> tuple[dict[str, LoadResult], Histogram]:
+) -> Run:
     """``requests`` queries from ``concurrency`` app-server threads at once: straight to a database that
     accepts ``max_connections``, each request opening its own connection, then through a
-    :class:`~minicluster.proxy.SQLProxy` with a pool of ``pool_size``. Returns both runs and the proxy's
-    histogram of how long requests waited for a pooled connection."""
+    :class:`~minicluster.proxy.SQLProxy` with a pool of ``pool_size``. One load per way in; figure
+    ``waits``: the proxy's histogram of how long requests waited for a pooled connection."""
     results = {}
     with Cluster(seed=seed) as cluster:
         db = cluster.add_database("db", max_connections=max_connections, query_time=query_time)
@@ -223,19 +288,26 @@ def proxy_experiment(
             results[name] = closed_loop(
                 target, users=concurrency, requests_per_user=per_thread, seed=seed, together=True
             )
-        return results, proxy.pools["db"].waits
+        waits = proxy.pools["db"].waits
+    rows = [
+        {"way in": name, "served": r.completed - r.errors, "refused": r.errors, "p99_ms": load_row(r)["p99_ms"]}
+        for name, r in results.items()
+    ]
+    title = f"{requests:,} requests from {concurrency} app-server threads, database capped at {max_connections}"
+    return Run(title, rows, results, figures={"waits": waits}, chart="percentiles")
 
 
 def headline(*, seed: int = 42) -> str:
     """Stage 10's results in a few lines of text (for ``minicluster tour``)."""
     counts = (2, 4, 8, 16)
     reads = rows_read_per_page(counts, posts=5_000, seed=seed)
-    runs, waits = proxy_experiment(seed=seed)
+    proxy = proxy_experiment(seed=seed)
+    waits = proxy["waits"]
     lines = ["Rows read from all shards per page of 20 (exact), by shards:"]
     lines.append(f"{'strategy':<33}" + "".join(f"{n:>8}" for n in counts))
-    for name, values in reads.items():
+    for name, values in reads.figures.items():
         lines.append(f"{name:<33}" + "".join(f"{v:>8.1f}" for v in values))
-    direct, proxied = runs["straight to the database"], runs["through the proxy"]
+    direct, proxied = proxy.loads["straight to the database"], proxy.loads["through the proxy"]
     lines.append(
         f"1,000 requests from 200 threads, database capped at 50 connections: {direct.errors} refused straight, "
         f"{proxied.errors} through a proxy pool of 20 (longest wait {waits.max * 1000:.0f} ms)."
@@ -254,8 +326,11 @@ def load_heat_map(posts: Sequence[Post], router, buckets: int = 30) -> list[list
     return grid
 
 
-def reshard_experiment(*, posts: int = 5_000, shards: int = 4, seed: int = 42) -> dict[str, tuple[int, int]]:
-    """Rows actually moved between shard files when going from ``shards`` to ``shards + 1``, per router."""
+def reshard_experiment(*, posts: int = 5_000, shards: int = 4, seed: int = 42) -> Run:
+    """Rows actually moved between shard files when going from ``shards`` to ``shards + 1``, per router.
+
+    One row per router; figures: ``(moved, total)`` by router name.
+    """
     data = generate(PostsSpec(posts=posts, users=2_000, seed=seed))
     moved = {}
     for name, make in ROUTERS.items():
@@ -270,4 +345,12 @@ def reshard_experiment(*, posts: int = 5_000, shards: int = 4, seed: int = 42) -
                 for (u,) in s.node.execute("SELECT DISTINCT user_id FROM posts")
             ):
                 raise AssertionError("resharding lost, duplicated or misplaced posts")
-    return moved
+    rows = [{"router": name, "moved": m, "of": total, "moved %": m / total} for name, (m, total) in moved.items()]
+    axes = {"x": "router", "y": ["moved %"], "ylabel": "posts moved", "percent": True}
+    return Run(
+        f"Resharding {posts:,} posts from {shards} to {shards + 1} shard files",
+        rows,
+        figures=moved,
+        chart="bars",
+        axes=axes,
+    )

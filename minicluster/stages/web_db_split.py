@@ -15,25 +15,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .. import experiment
+from ..apps import HOSTNAME, create_users, users_api, users_target
 from ..cluster import Cluster
-from ..load import LoadResult, Sweep, UniformKeys, closed_loop, open_loop
+from ..experiment import Run, Topology, under_faults
+from ..faults import Crash
+from ..load import UniformKeys, closed_loop, open_loop
 from ..storage import DatabaseNode
 from ..web import WebServer
-from .single_server import HOSTNAME, create_users, users_api
 
 #: The defaults of this stage: 20 ms of web work and 8 ms of database CPU per request, 2 DB cores.
 SERVICE_TIME, QUERY_TIME, DB_CORES = 0.02, 0.008, 2
 
 
 @dataclass
-class WebAndData:
-    cluster: Cluster
+class WebAndData(Topology):
     webs: list[WebServer]
     db: DatabaseNode
 
     def target(self, client=None):
-        """``target(key)`` for a load run: ``GET /users/{key}`` through DNS."""
-        client = client or self.cluster.client()
+        """``target(key)``: ``GET /users/{key}`` through DNS, from ``client`` (default: a new one)."""
+        if client is None:
+            return users_target(self.cluster)
         return lambda key: client.get(f"http://{HOSTNAME}/users/{key}")
 
 
@@ -73,7 +76,7 @@ def vertical_scaling(
     service_time: float = SERVICE_TIME,
     query_time: float = QUERY_TIME,
     db_cores: int = DB_CORES,
-) -> Sweep:
+) -> Run:
     """One web server with more and more workers, each run with twice as many users as workers."""
     results = []
     for w in workers:
@@ -81,29 +84,48 @@ def vertical_scaling(
             stage = build(cluster, workers=w, service_time=service_time, query_time=query_time, db_cores=db_cores)
             load = closed_loop(stage.target(), users=2 * w, duration=duration, keys=UniformKeys(1000), seed=seed)
             results.append(load)
-    return Sweep("workers", list(workers), results, ceiling=database_ceiling(db_cores, query_time))
+    title = f"Vertical scaling: {service_time * 1000:g} ms web + {query_time * 1000:g} ms DB per request"
+    return experiment.sweep(title, "workers", list(workers), results, ceiling=database_ceiling(db_cores, query_time))
 
 
 def crash_the_only_server(
     *, rate: float = 100, duration: float = 2.0, crash_at: float = 0.6, recover_at: float = 1.3, seed: int = 42
-) -> tuple[LoadResult, list]:
-    """Open-loop load on one web server that crashes at ``crash_at`` and comes back at ``recover_at``."""
+) -> Run:
+    """Open-loop load on one web server that crashes at ``crash_at`` and comes back at ``recover_at``.
+
+    Figures: ``down`` and ``up`` (seconds since the start), ``failed``, ``completed``, ``failed_while_down``.
+    """
     with Cluster(seed=seed) as cluster:
         stage = build(cluster)
         web = stage.webs[0]
-        nemesis = cluster.nemesis
-        faults = nemesis.schedule([(crash_at, lambda: nemesis.crash(web)), (recover_at, lambda: nemesis.recover(web))])
-        result = open_loop(stage.target(), rate=rate, duration=duration, keys=UniformKeys(1000), seed=seed)
-        faults.join()
-        return result, list(nemesis.events)
+        result, events = under_faults(
+            cluster,
+            lambda: open_loop(stage.target(), rate=rate, duration=duration, keys=UniformKeys(1000), seed=seed),
+            [(crash_at, recover_at - crash_at, Crash(web))],
+        )
+    down, up = (e.at - result.started_at for e in events)
+    while_down = sum(down - 0.01 <= t <= up + 0.05 for t, _ in result.failures.points)
+    figures = {
+        "down": down,
+        "up": up,
+        "failed": result.errors,
+        "completed": result.completed,
+        "failed_while_down": while_down,
+        "error_kinds": dict(result.error_kinds),
+    }
+    rows = [{"phase": "whole run", **experiment.load_row(result)}]
+    return Run("The only web server crashes", rows, {"load": result}, events, figures, chart="timeline")
 
 
-def dns_is_not_a_balancer(*, web_servers: int = 3, requests: int = 30, seed: int = 42) -> dict[str, object]:
-    """Several servers behind one name, one client: where do its requests go, and after a crash?"""
+def dns_is_not_a_balancer(*, web_servers: int = 3, requests: int = 30, seed: int = 42) -> Run:
+    """Several servers behind one name, one client: where do its requests go, and after a crash?
+
+    Figures: ``served`` (requests per server), ``crashed`` (the busiest, crashed), ``failed_after_crash``
+    of ``requests`` sent again.
+    """
     with Cluster(seed=seed, dns_ttl=300) as cluster:
         stage = build(cluster, web_servers=web_servers, workers=2, service_time=0.0, query_time=0.0)
-        client = cluster.client()
-        target = stage.target(client)
+        target = stage.target(cluster.client())
         for key in range(1, requests + 1):
             target(key)
         served = {w.name: w.metrics.counter("requests").value for w in stage.webs}
@@ -115,22 +137,30 @@ def dns_is_not_a_balancer(*, web_servers: int = 3, requests: int = 30, seed: int
                 target(key)
             except Exception:  # the cached address points at the dead server
                 failed += 1
-        return {"served": served, "crashed": busy.name, "failed_after_crash": failed, "requests": requests}
+        events = list(cluster.timeline)
+    figures = {"served": served, "crashed": busy.name, "failed_after_crash": failed, "requests": requests}
+    rows = [{"server": name, "served": n} for name, n in served.items()]
+    return Run(
+        "One client, servers behind one DNS name",
+        rows,
+        timeline=events,
+        figures=figures,
+        chart="bars",
+        axes={"x": "server", "y": ["served"], "ylabel": "requests served"},
+    )
 
 
 def headline(*, seed: int = 42, duration: float = 0.5) -> str:
     """Stage 2's results in a few lines of text (for ``minicluster tour``)."""
     sweep = vertical_scaling(duration=duration, seed=seed)
-    crash, events = crash_the_only_server(seed=seed)
-    down, up = (e.at - crash.started_at for e in events)
-    while_down = sum(down - 0.01 <= t <= up + 0.05 for t, _ in crash.failures.points)
+    crash = crash_the_only_server(seed=seed)
     return "\n".join(
         [
-            f"Vertical scaling of one web server ({SERVICE_TIME * 1000:g} ms web + {QUERY_TIME * 1000:g} ms DB per "
-            f"request; the database's {DB_CORES} cores cap it at {sweep.ceiling:.0f} req/s):",
-            sweep.format(),
-            f"beyond {sweep.knee()} workers, more workers buy nothing: the database is the bottleneck.",
-            f"the only web server crashed for {up - down:.1f} s of a 2 s run: {crash.error_rate:.0%} of all requests "
-            f"failed, {while_down} of those {crash.errors} while it was down.",
+            f"{sweep.title}; the database's {DB_CORES} cores cap it at {sweep['ceiling']:.0f} req/s:",
+            sweep.table(),
+            f"beyond {sweep['knee']} workers, more workers buy nothing: the database is the bottleneck.",
+            f"the only web server crashed for {crash['up'] - crash['down']:.1f} s of a 2 s run: "
+            f"{crash.load.error_rate:.0%} of all requests failed, {crash['failed_while_down']} of those "
+            f"{crash['failed']} while it was down.",
         ]
     )

@@ -13,12 +13,22 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import catalog, trees
-from .catalog import Exercise, UnknownExercise, exercises
+from .catalog import Exercise, Stage, UnknownExercise, exercises, stages
 from .progress import Progress
 from .result import CheckResult
 from .trees import LearnerFileError
 
-__all__ = ["CheckResult", "Exercise", "LearnerFileError", "UnknownExercise", "check", "exercises", "load"]
+__all__ = [
+    "CheckResult",
+    "Exercise",
+    "LearnerFileError",
+    "Stage",
+    "UnknownExercise",
+    "check",
+    "exercises",
+    "load",
+    "stages",
+]
 
 
 def load(exercise_id: str, tree: str | None = None) -> object:

@@ -1,4 +1,4 @@
-"""The catalogue of exercises, read from ``info.toml`` (the one file that owns order, stages and hints)."""
+"""The stage grid and the exercises, read from ``info.toml`` (the one file that owns stages, order and hints)."""
 
 from __future__ import annotations
 
@@ -17,14 +17,49 @@ class UnknownExercise(MiniclusterError, LookupError):
 
 
 @dataclass(frozen=True)
+class Stage:
+    """One stage of the workbook (one row of the stage grid in ``info.toml``)."""
+
+    number: int
+    title: str
+    heading: str  #: the notes' Korean heading
+    module: str  #: minicluster.stages.<module>
+    notebook: str  #: notebooks/<notebook>
+    ready: bool
+
+    @property
+    def exercises(self) -> tuple[Exercise, ...]:
+        return tuple(e for e in exercises() if e.stage == self.number)
+
+    @property
+    def header(self) -> str:
+        """The first cell of the stage's notebook: its title and the notes' heading."""
+        return f"# Stage {self.number} — {self.title}\n### {self.heading}"
+
+    def import_module(self):
+        """``minicluster.stages.<module>`` (only a ready stage has one)."""
+        if not self.ready:
+            raise UnknownExercise(f"stage {self.number} ({self.title}) is planned, not built yet")
+        return importlib.import_module(f"minicluster.stages.{self.module}")
+
+
+@dataclass(frozen=True)
 class Exercise:
     id: str
     stage: int
-    notebook: str
     path: str  #: relative to exercises/ and solutions/
     attribute: str  #: the function or class the checker exercises
-    checker: str  #: "module:Class" under minicluster.workbook.checks
+    checker: str  #: "stageNN.name:Class" under minicluster.workbook.checks
     hints: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        """The part of the id after the stage: ``paginate`` for ``10.paginate``."""
+        return self.id.split(".", 1)[1]
+
+    @property
+    def notebook(self) -> str:
+        return stage(self.stage).notebook
 
     def make_checker(self):
         module, cls = self.checker.split(":")
@@ -32,20 +67,39 @@ class Exercise:
 
 
 @functools.cache
+def _info() -> dict:
+    return tomllib.loads((Path(__file__).parent / "info.toml").read_text(encoding="utf-8"))
+
+
+@functools.cache
+def stages() -> tuple[Stage, ...]:
+    """Every stage, 1 to 10, ready or planned."""
+    return tuple(
+        Stage(s["number"], s["title"], s["heading"], s["module"], s["notebook"], s["ready"]) for s in _info()["stage"]
+    )
+
+
+def stage(number: object) -> Stage:
+    """The stage with this number, or :class:`UnknownExercise` saying which exist."""
+    for s in stages():
+        if s.number == number:
+            return s
+    raise UnknownExercise(f"no stage {number!r} (stages: 1 to {len(stages())})")
+
+
+@functools.cache
 def exercises() -> tuple[Exercise, ...]:
     """Every exercise, in workbook order."""
-    data = tomllib.loads((Path(__file__).parent / "info.toml").read_text(encoding="utf-8"))
     return tuple(
         Exercise(
             id=e["id"],
             stage=e["stage"],
-            notebook=e["notebook"],
             path=e["path"],
             attribute=e["attribute"],
             checker=e["checker"],
             hints=tuple(e["hints"]),
         )
-        for e in data["exercise"]
+        for e in _info()["exercise"]
     )
 
 

@@ -45,17 +45,15 @@ def _cmd_hint(args) -> int:
 def _cmd_status(args) -> int:
     progress = Progress()
     rows = [
-        (
-            e.id,
-            f"stage {e.stage}",
-            _STATUS_WORDS[progress.status(e.id)],
-            f"hints {progress.hints_seen(e.id)}/{len(e.hints)}",
-        )
+        (e.id, _STATUS_WORDS[progress.status(e.id)], f"hints {progress.hints_seen(e.id)}/{len(e.hints)}")
         for e in catalog.exercises()
     ]
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    for stage in catalog.stages():
+        print(f"Stage {stage.number} — {stage.title}" + ("" if stage.ready else " (planned)"))
+        for row in rows:
+            if row[0].startswith(f"{stage.number:02d}."):
+                print("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
     done = sum(progress.status(e.id) == "passed" for e in catalog.exercises())
     print(f"{done}/{len(rows)} exercises passed")
     return 0

@@ -1,7 +1,9 @@
 """Regenerate the stored outputs of the notebooks: ``python -m minicluster.workbook.notebooks [NAME ...]``.
 
-Each notebook runs top to bottom against ``solutions/`` (as under the test suite) and is saved with
-its new outputs. The test suite then checks, with nbval, that running the code gives those outputs.
+Each notebook gets its heading from the stage grid (``info.toml``: the title and the notes' Korean
+heading), runs top to bottom against ``solutions/`` (as under the test suite) and is saved with its new
+outputs. The test suite then checks, with nbval, that running the code gives those outputs, and that
+every heading still matches the grid.
 """
 
 from __future__ import annotations
@@ -12,7 +14,22 @@ import sys
 import time
 from pathlib import Path
 
+from . import catalog
 from .trees import project_root
+
+
+def stage_of(path: Path) -> catalog.Stage:
+    """The stage whose notebook ``path`` is."""
+    for stage in catalog.stages():
+        if stage.notebook == path.name:
+            return stage
+    raise ValueError(f"{path.name} is no stage's notebook in info.toml")
+
+
+def with_header(source: str, stage: catalog.Stage) -> str:
+    """``source`` (the first cell) with its first two lines replaced by the stage's heading."""
+    rest = source.split("\n", 2)[2] if source.count("\n") >= 2 else ""
+    return f"{stage.header}\n{rest}"
 
 
 def execute(path: Path, timeout: int = 300):
@@ -22,6 +39,7 @@ def execute(path: Path, timeout: int = 300):
 
     os.environ["MINICLUSTER_TREE"] = "solutions"
     notebook = nbformat.read(path, as_version=4)
+    notebook.cells[0].source = with_header(notebook.cells[0].source, stage_of(path))
     started = time.perf_counter()
     NotebookClient(
         notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}

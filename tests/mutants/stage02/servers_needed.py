@@ -55,19 +55,17 @@ def memorised_examples(target_qps, per_server_qps, headroom=0.25, spares=1):
 
 
 MUTANTS = {
-    "02.servers_needed": {
-        f.__name__: f
-        for f in (
-            no_spare,
-            no_headroom,
-            headroom_added_instead_of_kept,
-            rounds_down,
-            rounds_to_nearest,
-            returns_a_float,
-            always_one_spare,
-            headroom_on_the_target,
-            forgets_return,
-            memorised_examples,
-        )
-    }
+    f.__name__: f
+    for f in (
+        no_spare,
+        no_headroom,
+        headroom_added_instead_of_kept,
+        rounds_down,
+        rounds_to_nearest,
+        returns_a_float,
+        always_one_spare,
+        headroom_on_the_target,
+        forgets_return,
+        memorised_examples,
+    )
 }

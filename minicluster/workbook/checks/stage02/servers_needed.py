@@ -1,11 +1,11 @@
-"""Checker of Stage 2: ``02.servers_needed``."""
+"""Checker of ``02.servers_needed``: sizing against worked examples and a run with a server down."""
 
 from __future__ import annotations
 
-from ...cluster import Cluster
-from ...load import open_loop
-from ...web import Response, Router
-from .base import Checker, Failure, describe
+from ....cluster import Cluster
+from ....load import open_loop
+from ....web import Response, Router
+from ..base import Checker, Failure, describe
 
 
 class ServersNeededCheck(Checker):

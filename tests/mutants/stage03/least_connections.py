@@ -181,23 +181,21 @@ class LastOfTies(_Counting):
 
 
 MUTANTS = {
-    "03.least_connections": {
-        cls.__name__: cls
-        for cls in (
-            IgnoresHealth,
-            Unsynchronized,
-            LockedChooseOnly,
-            NeverDecrements,
-            AlwaysFirst,
-            PicksTheBusiest,
-            RoundRobinInDisguise,
-            RandomPick,
-            DecrementsTheWrongBackend,
-            ReturnsTheName,
-            ValueErrorWhenAllEjected,
-            NoneWhenAllEjected,
-            LockNeverReleased,
-            LastOfTies,
-        )
-    }
+    cls.__name__: cls
+    for cls in (
+        IgnoresHealth,
+        Unsynchronized,
+        LockedChooseOnly,
+        NeverDecrements,
+        AlwaysFirst,
+        PicksTheBusiest,
+        RoundRobinInDisguise,
+        RandomPick,
+        DecrementsTheWrongBackend,
+        ReturnsTheName,
+        ValueErrorWhenAllEjected,
+        NoneWhenAllEjected,
+        LockNeverReleased,
+        LastOfTies,
+    )
 }

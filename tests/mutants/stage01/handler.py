@@ -1,4 +1,4 @@
-"""Wrong answers to Stage 1's exercises, each one a mistake a learner could make."""
+"""Wrong answers to ``01.handler``, each one a mistake a learner could make."""
 
 import json
 
@@ -16,7 +16,6 @@ def _valid(raw):
     return raw.isascii() and raw.isdigit() and len(raw) <= 18
 
 
-# -- 01.handler ---------------------------------------------------------------------------------
 def sql_by_string_formatting(request, db):
     """Validates the id, then formats it into the SQL text: safe today, an injection tomorrow."""
     raw = request.path_params["id"]
@@ -181,103 +180,27 @@ def hangs_on_unknown(request, db):
     return Response.json(user)
 
 
-# -- 01.capacity --------------------------------------------------------------------------------
-def workers_times_service(workers, service_time_s, think_time_s=0.0):
-    return workers * service_time_s, workers * (service_time_s + think_time_s) / service_time_s
-
-
-def ignores_workers(workers, service_time_s, think_time_s=0.0):
-    return 1 / service_time_s, workers * (service_time_s + think_time_s) / service_time_s
-
-
-def milliseconds_confusion(workers, service_time_s, think_time_s=0.0):
-    return workers / (service_time_s * 1000), workers * (service_time_s + think_time_s) / service_time_s
-
-
-def knee_ignores_think_time(workers, service_time_s, think_time_s=0.0):
-    return workers / service_time_s, float(workers)
-
-
-def knee_from_think_time_only(workers, service_time_s, think_time_s=0.0):
-    return workers / service_time_s, workers * think_time_s / service_time_s
-
-
-def knee_adds_instead_of_scaling(workers, service_time_s, think_time_s=0.0):
-    return workers / service_time_s, workers + think_time_s / service_time_s
-
-
-def swapped(workers, service_time_s, think_time_s=0.0):
-    return workers * (service_time_s + think_time_s) / service_time_s, workers / service_time_s
-
-
-def only_throughput(workers, service_time_s, think_time_s=0.0):
-    return workers / service_time_s
-
-
-def returns_none(workers, service_time_s, think_time_s=0.0):
-    workers / service_time_s
-
-
-def memorised_examples(workers, service_time_s, think_time_s=0.0):
-    """Right on every worked example the checker might list, wrong everywhere else."""
-    table = {
-        (1, 0.1, 0.0): (10.0, 1.0),
-        (8, 0.01, 0.0): (800.0, 8.0),
-        (4, 0.05, 0.15): (80.0, 16.0),
-        (16, 0.002, 0.0): (8000.0, 16.0),
-        (2, 0.1, 0.9): (20.0, 20.0),
-        (3, 0.25, 0.25): (12.0, 6.0),
-    }
-    return table.get((workers, service_time_s, think_time_s), (1.0, 1.0))
-
-
-def loops_forever(workers, service_time_s, think_time_s=0.0):
-    """A loop whose exit condition never changes (doubling zero): the checker must stop it and say so."""
-    throughput = 0.0
-    while throughput < workers / service_time_s:
-        throughput *= 2
-    return throughput, float(workers)
-
-
 MUTANTS = {
-    "01.handler": {
-        f.__name__: f
-        for f in (
-            sql_by_string_formatting,
-            injectable,
-            crash_on_unknown,
-            status_500_on_unknown,
-            status_200_on_unknown,
-            no_400_int_raises,
-            int_as_validator,
-            unicode_digits_accepted,
-            no_length_limit,
-            not_found_for_malformed,
-            text_plain_content_type,
-            plain_text_errors,
-            error_without_message,
-            returns_a_dict,
-            forgets_return,
-            wrong_keys,
-            id_as_string,
-            always_the_first_user,
-            hangs_on_unknown,
-        )
-    },
-    "01.capacity": {
-        f.__name__: f
-        for f in (
-            workers_times_service,
-            ignores_workers,
-            milliseconds_confusion,
-            knee_ignores_think_time,
-            knee_from_think_time_only,
-            knee_adds_instead_of_scaling,
-            swapped,
-            only_throughput,
-            returns_none,
-            memorised_examples,
-            loops_forever,
-        )
-    },
+    f.__name__: f
+    for f in (
+        sql_by_string_formatting,
+        injectable,
+        crash_on_unknown,
+        status_500_on_unknown,
+        status_200_on_unknown,
+        no_400_int_raises,
+        int_as_validator,
+        unicode_digits_accepted,
+        no_length_limit,
+        not_found_for_malformed,
+        text_plain_content_type,
+        plain_text_errors,
+        error_without_message,
+        returns_a_dict,
+        forgets_return,
+        wrong_keys,
+        id_as_string,
+        always_the_first_user,
+        hangs_on_unknown,
+    )
 }

@@ -1,9 +1,10 @@
 """Broken paginators: every mistake WORKBOOK.md names for the capstone, and more.
 
 They serve twice: the test suite proves that the ``10.paginate`` checker fails each of them, and the
-``10.validate`` checker grades a learner's validator by whether it catches each of them (which is
-why they live in the package, not in ``tests/``). :func:`reference` is a correct paginator built from
-the same parts.
+``10.validate`` checker grades a learner's validator by whether it catches each of them (it loads this
+file from the workbook's ``tests/mutants/``, and the correct paginator it compares with is the
+reference solution of ``10.paginate``). Each is built on the library's public API only: shards'
+``fetch``, the cursor ``codec`` and ``Page``.
 """
 
 import heapq
@@ -188,12 +189,6 @@ def cursor_direction_ignored(shards, cursor=None, page_size=20, direction="newes
     return _page(shards, list(itertools.islice(_merge(per_shard, direction), page_size + 1)), page_size, direction)
 
 
-def reference(shards, cursor=None, page_size=20, direction="newest"):
-    """A correct paginator: concurrent fan-out of page_size + 1 rows, k-way merge, cursor after the last post."""
-    per_shard = _fetch_all(shards, _after(shards, cursor, direction), direction, page_size + 1)
-    return _page(shards, list(itertools.islice(_merge(per_shard, direction), page_size + 1)), page_size, direction)
-
-
 #: What each mutant does wrong, in the words a learner's validator report would use.
 DESCRIPTIONS = {
     "offset_per_shard": "pages by OFFSET, reading every shard from the start on each page",
@@ -214,7 +209,7 @@ DESCRIPTIONS = {
     "cursor_direction_ignored": "accepts a cursor issued for the other direction",
 }
 
-PAGINATE_MUTANTS = {
+MUTANTS = {
     f.__name__: f
     for f in (
         offset_per_shard,

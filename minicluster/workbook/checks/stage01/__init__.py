@@ -1,0 +1,1 @@
+"""Checkers of Stage 1, one module per exercise."""

@@ -1,0 +1,83 @@
+"""Checker of ``01.capacity``: a back-of-the-envelope estimate against worked examples and a run."""
+
+from __future__ import annotations
+
+import math
+
+from ....load import closed_loop
+from ....web import Request, Response, WebServer
+from ..base import Checker, Failure, describe
+
+
+class CapacityCheck(Checker):
+    """``capacity(workers, service_time_s, think_time_s)`` against known answers and a measured server."""
+
+    exercise_id = "01.capacity"
+    #: (workers, service_time_s, think_time_s) -> (max_throughput, knee_users); 1% tolerance.
+    cases = (
+        ((1, 0.1, 0.0), (10.0, 1.0)),
+        ((8, 0.01, 0.0), (800.0, 8.0)),
+        ((4, 0.05, 0.15), (80.0, 16.0)),
+        ((16, 0.002, 0.0), (8000.0, 16.0)),
+        ((2, 0.1, 0.9), (20.0, 20.0)),
+        ((3, 0.25, 0.25), (12.0, 6.0)),
+    )
+    measured = {"workers": 4, "service_time": 0.02, "users": 24, "duration": 0.6}
+    #: The estimate may be this much above (overheads) or below the measured throughput.
+    band = (0.8, 1.35)
+
+    def verify(self, capacity) -> list[str]:
+        if not callable(capacity):
+            raise Failure(
+                f"expected a function capacity(workers, service_time_s, think_time_s), got {describe(capacity)}"
+            )
+        for (workers, service, think), (tput, knee) in self.cases:
+            on = f"capacity(workers={workers}, service_time_s={service}, think_time_s={think})"
+            got = self._estimate(capacity, workers, service, think, on)
+            if not math.isclose(got[0], tput, rel_tol=0.01):
+                raise Failure(
+                    f"{on}: max_throughput {got[0]:g} req/s is off; "
+                    "how many requests does one worker finish per second?"
+                )
+            if not math.isclose(got[1], knee, rel_tol=0.01):
+                raise Failure(
+                    f"{on}: knee_users {got[1]:g} is off; how busy does one user keep a worker when it also thinks?"
+                )
+        m = self.measured
+        estimate = self._estimate(capacity, m["workers"], m["service_time"], 0.0, "capacity(measured server)")[0]
+        measured = self._measure()
+        ratio = estimate / measured
+        if not self.band[0] <= ratio <= self.band[1]:
+            raise Failure(
+                f"for {m['workers']} workers and {m['service_time'] * 1000:g} ms per request you estimated "
+                f"{estimate:.0f} req/s, but a real server measured {measured:.0f} req/s"
+            )
+        return [
+            f"max_throughput and knee_users match {len(self.cases)} worked examples",
+            "the estimate agrees with a server measured under saturating load",
+        ]
+
+    def _estimate(self, capacity, workers, service, think, on):
+        got = self.call(capacity, workers, service, think, on=on)
+        if got is None:
+            raise Failure(f"{on}: returned None — did you forget a `return`?")
+        ok = isinstance(got, (tuple, list)) and len(got) == 2
+        if not ok or not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in got):
+            raise Failure(f"{on}: returned {describe(got)}; return two numbers, (max_throughput, knee_users)")
+        return got
+
+    def _measure(self) -> float:
+        m = self.measured
+        server = WebServer(
+            "capacity-check",
+            lambda request, ctx: Response.json({}),
+            workers=m["workers"],
+            service_time=m["service_time"],
+        )
+        try:
+            result = closed_loop(
+                lambda key: server.handle(Request("GET", "/")), users=m["users"], duration=m["duration"]
+            )
+        finally:
+            server.stop()
+        return result.throughput

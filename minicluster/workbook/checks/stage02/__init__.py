@@ -1,0 +1,1 @@
+"""Checkers of Stage 2, one module per exercise."""

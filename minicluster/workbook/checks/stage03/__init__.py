@@ -1,0 +1,1 @@
+"""Checkers of Stage 3, one module per exercise."""

@@ -1,0 +1,1 @@
+"""Checkers of Stage 10, one module per exercise."""

@@ -1,0 +1,267 @@
+"""Checker of the capstone, ``10.paginate``: walk every page and compare with the ground truth."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+
+from ....cluster import Cluster
+from ....cursor import InvalidCursor
+from ....posts import Post, PostsSpec, ShardedPosts, generate
+from ....sharding import DirectoryRouter, ModuloRouter
+from ..base import Checker, Failure, describe
+
+
+@dataclass
+class Walk:
+    posts: list = field(default_factory=list)
+    pages: int = 0
+    rows_read: list = field(default_factory=list)
+    seconds: list = field(default_factory=list)
+
+
+def _show(post) -> str:
+    return f"post {post.post_id} (user {post.user_id}, {post.created_at.isoformat()})"
+
+
+class PaginateCheck(Checker):
+    """Every page in both directions against a single-database ground truth, and the hard cases."""
+
+    exercise_id = "10.paginate"
+    latency, latency_shards = 0.05, 6
+
+    def verify(self, paginate) -> list[str]:
+        if not callable(paginate):
+            raise Failure(
+                f"expected a function paginate(shards, cursor, page_size, direction), got {describe(paginate)}"
+            )
+        posts = generate(PostsSpec(posts=100, users=40, celebrities=2, tie_share=0.3, seed=11))
+        with Cluster(seed=11) as cluster:
+            store = self._store(cluster, 4, posts)
+            for direction in ("newest", "oldest"):
+                for size in (3, 7, 25, 99, 100, 101, 500):
+                    walk = self._walk(paginate, store, size, direction, f"{len(posts)} posts on 4 shards")
+                    if (size, direction) == (25, "newest"):
+                        rows_per_page = sum(walk.rows_read) / walk.pages
+            self._bad_cursors(paginate, store)
+            self._shard_down(paginate, store)
+        with Cluster(seed=12) as cluster:
+            few = posts[:: len(posts) // 20]
+            store = self._store(cluster, 3, few)
+            for direction in ("newest", "oldest"):
+                for size in (1, 2):
+                    self._walk(paginate, store, size, direction, f"{len(few)} posts on 3 shards")
+        with Cluster(seed=12) as cluster:
+            self._walk(paginate, self._store(cluster, 3, []), 5, "newest", "an empty store")
+        with Cluster(seed=13) as cluster:
+            few = DirectoryRouter(ModuloRouter(6), {u: u % 3 for u in range(1, 41)})
+            self._walk(paginate, self._store(cluster, 6, posts, few), 7, "newest", "3 of 6 shards empty")
+        skewed = generate(PostsSpec(posts=200, users=30, celebrities=1, celebrity_share=0.9, seed=14))
+        for direction in ("newest", "oldest"):
+            with Cluster(seed=14) as cluster:
+                store = self._store(cluster, 4, skewed, DirectoryRouter(ModuloRouter(4), {1: 2}))
+                self._walk(paginate, store, 9, direction, "a celebrity's shard")
+        with Cluster(seed=15) as cluster:
+            self._concurrency(paginate, cluster)
+        with Cluster(seed=16) as cluster:
+            self._writers(paginate, cluster, posts)
+        return [
+            "every post exactly once, in (created_at, post_id) order, both directions, page sizes 1 to 500",
+            "has_next and next_cursor exact on every page, including a last page that is exactly full",
+            "empty store, empty shards, a celebrity's shard and posts tied to the microsecond",
+            f"shards asked concurrently: a page over {self.latency_shards} shards of {self.latency * 1000:g} ms "
+            f"each took well under {self.latency_shards * self.latency * 1000:g} ms",
+            f"rows read per page of 25 over 4 shards: {rows_per_page:.1f} on average (at most 4 x 26 = 104)",
+            "no duplicates and nothing lost while posts were inserted and deleted during the walk",
+            "InvalidCursor for garbage, tampered and wrong-direction cursors; an error, never a partial page, "
+            "when a shard is down",
+        ]
+
+    # -- building and walking -------------------------------------------------------------------
+    @staticmethod
+    def _store(cluster, shards, posts, router=None):
+        store = ShardedPosts(cluster, shards, router=router)
+        store.load(posts)
+        return store
+
+    def _page(self, paginate, shards, cursor, size, direction, on):
+        page = self.call(paginate, shards, cursor, size, direction, on=on)
+        try:
+            posts, next_cursor, has_next = page
+        except (TypeError, ValueError):
+            raise Failure(f"{on}: returned {describe(page)}; return Page(posts, next_cursor, has_next)") from None
+        if not isinstance(has_next, bool):
+            raise Failure(f"{on}: has_next is {describe(has_next)}; it must be True or False")
+        if len(posts) > size:
+            raise Failure(f"{on}: {len(posts)} posts on a page of size {size}")
+        if has_next and next_cursor is None:
+            raise Failure(f"{on}: has_next is True but next_cursor is None")
+        if not has_next and next_cursor is not None:
+            raise Failure(f"{on}: has_next is False but a next_cursor was returned; make it None on the last page")
+        return list(posts), next_cursor, has_next
+
+    def _walk(self, paginate, store, size, direction, what, between_pages=None) -> Walk:
+        shards = store.shards
+        expected = store.all_posts(direction)
+        limit = math.ceil(len(expected) / size) + 3
+        if between_pages is not None:  # writers add posts as the walk goes: allow for them
+            limit = 2 * limit + 20
+        walk, cursor = Walk(), None
+        while True:
+            on = f"{what}, {direction} first, page size {size}, page {walk.pages + 1}"
+            before, started = shards.rows_read, time.perf_counter()
+            posts, cursor, has_next = self._page(paginate, shards, cursor, size, direction, on)
+            walk.seconds.append(time.perf_counter() - started)
+            read = shards.rows_read - before
+            walk.rows_read.append(read)
+            walk.pages += 1
+            if read > len(shards) * (size + 1):
+                raise Failure(
+                    f"{on}: read {read} rows from {len(shards)} shards for a page of {size}; "
+                    f"page_size + 1 = {size + 1} per shard is always enough"
+                )
+            if has_next and len(posts) < size:
+                raise Failure(f"{on}: only {len(posts)} posts but has_next is True; fill the page first")
+            walk.posts.extend(posts)
+            if between_pages is not None:
+                between_pages(walk)
+            if not has_next:
+                break
+            if walk.pages >= limit:
+                raise Failure(f"{on}: still not done after {walk.pages} pages; does the cursor move forward?")
+        if between_pages is None:
+            self._compare(walk.posts, expected, f"{what}, {direction} first, page size {size}")
+            pages = max(1, math.ceil(len(expected) / size))
+            if walk.pages != pages:
+                raise Failure(
+                    f"{what}, {direction} first, page size {size}: {walk.pages} pages for {len(expected)} posts "
+                    f"instead of {pages}; has_next must be False on a last page that is exactly full"
+                )
+        return walk
+
+    @staticmethod
+    def _compare(got, expected, on) -> None:
+        seen: dict[int, int] = {}
+        for i, post in enumerate(got):
+            if post.post_id in seen:
+                raise Failure(f"{on}: {_show(post)} returned twice (positions {seen[post.post_id]} and {i})")
+            seen[post.post_id] = i
+        for i, (g, e) in enumerate(zip(got, expected)):
+            if g != e:
+                tie = " (they share created_at: break ties by post_id)" if g.created_at == e.created_at else ""
+                raise Failure(f"{on}: position {i}: expected {_show(e)}, got {_show(g)}{tie}")
+        if len(got) != len(expected):
+            missing = expected[len(got)] if len(got) < len(expected) else None
+            detail = f"; the first missing is {_show(missing)}" if missing else ""
+            raise Failure(f"{on}: {len(got)} posts returned, the store holds {len(expected)}{detail}")
+
+    # -- the hard cases ---------------------------------------------------------------------------
+    def _bad_cursors(self, paginate, store) -> None:
+        shards = store.shards
+        _, cursor, _ = self._page(paginate, shards, None, 5, "newest", "first page, newest first")
+        tampered = cursor[:-3] + ("AAA" if not cursor.endswith("AAA") else "BBB")
+        cases = [
+            ("a garbage cursor", "not-a-cursor", "newest"),
+            ("a tampered cursor", tampered, "newest"),
+            ("a newest-first cursor used for oldest first", cursor, "oldest"),
+        ]
+        for what, bad, direction in cases:
+            self.expect_raises(
+                InvalidCursor, paginate, shards, bad, 5, direction, on=what, instead="refuse it with InvalidCursor"
+            )
+
+    def _shard_down(self, paginate, store) -> None:
+        down = store.shards[1].node
+        down.crash()
+        try:
+            self.expect_raises(
+                Exception,
+                paginate,
+                store.shards,
+                None,
+                5,
+                "newest",
+                on=f"with {down.name} down",
+                instead="let the shard's error through: a page that silently misses a shard is wrong without "
+                "anyone knowing",
+            )
+        finally:
+            down.recover()
+
+    def _concurrency(self, paginate, cluster) -> float:
+        posts = generate(PostsSpec(posts=25, users=20, celebrities=0, seed=15))
+        store = ShardedPosts(cluster, self.latency_shards, query_time=self.latency)
+        store.load(posts)
+        bound = self.latency_shards * self.latency / 2
+        walk = self._walk(
+            paginate, store, 5, "newest", f"{self.latency_shards} shards of {self.latency * 1000:g} ms each"
+        )
+        seconds = sorted(walk.seconds)[len(walk.seconds) // 2]
+        if seconds > bound:
+            raise Failure(
+                f"a page over {self.latency_shards} shards that each take {self.latency * 1000:g} ms took "
+                f"{seconds * 1000:.0f} ms (median); ask the shards concurrently, not one after another"
+            )
+        return seconds
+
+    def _writers(self, paginate, cluster, posts) -> None:
+        store = self._store(cluster, 4, posts)
+        initial = store.all_posts("newest")
+        deleted: set[int] = set()
+        inserted: dict[int, Post] = {}
+        ids = itertools.count(max(p.post_id for p in posts) + 1)
+        lock = threading.Lock()
+
+        def mutate(rng: random.Random) -> None:
+            """Two new posts at random earlier times (some ahead of the cursor, some behind), one deletion."""
+            for _ in range(2):
+                post = Post(next(ids), rng.randint(1, 40), rng.choice(posts).created_at, "written during the walk")
+                store.insert(post)
+                with lock:
+                    inserted[post.post_id] = post
+            victim = rng.choice(initial)
+            with lock:
+                fresh = victim.post_id not in deleted
+                deleted.add(victim.post_id)
+            if fresh:
+                store.delete(victim)
+
+        # One writer between pages (the same every run) and one racing the walk on its own thread.
+        between = random.Random(16)
+        racing = random.Random(17)
+        stop = threading.Event()
+
+        def writer() -> None:
+            for _ in range(40):
+                if stop.is_set():
+                    return
+                mutate(racing)
+
+        thread = threading.Thread(target=writer, name="concurrent-writer", daemon=True)
+        thread.start()
+        try:
+            walk = self._walk(
+                paginate, store, 10, "newest", "posts inserted and deleted during the walk", lambda w: mutate(between)
+            )
+        finally:
+            stop.set()
+            thread.join(self.call_timeout)
+        on = "posts inserted and deleted during the walk, newest first, page size 10"
+        ids = [p.post_id for p in walk.posts]
+        if len(ids) != len(set(ids)):
+            twice = next(p for p in walk.posts if ids.count(p.post_id) > 1)
+            raise Failure(f"{on}: {_show(twice)} returned twice")
+        keys = [p.key for p in walk.posts]
+        if any(a <= b for a, b in zip(keys, keys[1:])):
+            raise Failure(f"{on}: the posts returned are not in newest-first order")
+        returned = set(ids)
+        lost = [p for p in initial if p.post_id not in deleted and p.post_id not in returned]
+        if lost:
+            raise Failure(f"{on}: {_show(lost[0])} existed before the walk, was never deleted, and was not returned")
+        foreign = [pid for pid in returned if pid not in inserted and pid not in {p.post_id for p in initial}]
+        if foreign:
+            raise Failure(f"{on}: post {foreign[0]} was returned but never existed")
