@@ -5,7 +5,9 @@ is ``solutions/``, so their stored outputs are the passing ones. The variables a
 notebook kernel starts (kernels inherit the environment of this process).
 """
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -13,5 +15,7 @@ import matplotlib
 
 os.environ["MINICLUSTER_TREE"] = "solutions"
 # Checks of the learner's tree record progress; under the tests, not in the checkout's own file.
-os.environ["MINICLUSTER_STATE"] = str(Path(tempfile.mkdtemp(prefix="minicluster-tests-")) / "progress.json")
+_STATE = tempfile.mkdtemp(prefix="minicluster-tests-")
+os.environ["MINICLUSTER_STATE"] = str(Path(_STATE) / "progress.json")
+atexit.register(shutil.rmtree, _STATE, ignore_errors=True)  # the suite leaves no temp folder behind
 matplotlib.use("Agg")

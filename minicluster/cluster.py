@@ -15,9 +15,12 @@ Database files live in the cluster's work dir: a fresh temporary directory by de
 from __future__ import annotations
 
 import random
+import re
+import secrets
 import shutil
 import tempfile
 import threading
+import weakref
 from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -49,17 +52,27 @@ class Cluster:
         latency: float = 0.0005,
         jitter: float = 0.0,
         dns_ttl: float = 300.0,
+        cursor_secret: bytes | None = None,
     ) -> None:
         if not isinstance(seed, int) or isinstance(seed, bool):
             raise ConfigError(f"seed must be an integer, got {seed!r}")
+        if cursor_secret is not None and not (isinstance(cursor_secret, bytes) and len(cursor_secret) >= 16):
+            raise ConfigError(f"cursor_secret must be at least 16 bytes, got {cursor_secret!r}")
         self.seed = seed
+        #: Signs page cursors. Random unless given: anyone can read the seed, nobody should forge cursors.
+        self.cursor_secret = cursor_secret or secrets.token_bytes(32)
         self.clock: Clock = clock or RealClock()
-        self._owns_workdir = workdir is None
-        self.workdir = Path(tempfile.mkdtemp(prefix="minicluster-")) if workdir is None else Path(workdir)
-        if not self._owns_workdir and not self.workdir.is_dir():
-            raise ConfigError(f"workdir {str(self.workdir)!r} is not an existing directory")
+        # Everything that can refuse its arguments is built before the work dir, which must not leak.
         self.network = Network(
             seed=derive_seed(seed, "network"), clock=self.clock, default_latency=latency, jitter=jitter
+        )
+        self._owns_workdir = workdir is None
+        if not self._owns_workdir and not Path(workdir).is_dir():
+            raise ConfigError(f"workdir {str(workdir)!r} is not an existing directory")
+        self.workdir = Path(tempfile.mkdtemp(prefix="minicluster-")) if workdir is None else Path(workdir)
+        # A script that forgets close() still gets its temp folder removed when the cluster is collected.
+        self._cleanup = (
+            weakref.finalize(self, shutil.rmtree, self.workdir, ignore_errors=True) if self._owns_workdir else None
         )
         self.dns = DNS(ttl=dns_ttl, clock=self.clock)
         #: Everything that happens to the cluster: faults, heals, reactions (ejections...), changes.
@@ -87,8 +100,17 @@ class Cluster:
         return node
 
     def _check_new(self, name: str) -> None:
+        self._check_open()
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
+            raise ConfigError(
+                f"a node name is a plain name (letters, digits, _ and -, starting with a letter or digit), got {name!r}"
+            )
         if name in self.nodes:
             raise ConfigError(f"there is already a node named {name!r}")
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ConfigError("this cluster is closed: build a new Cluster()")
 
     def add_database(
         self,
@@ -181,6 +203,7 @@ class Cluster:
 
     def expose(self, hostname: str, *nodes: Node) -> None:
         """Publish ``nodes`` under ``hostname`` in DNS (each gets a public address)."""
+        self._check_open()
         if not nodes:
             raise ConfigError(f"expose({hostname!r}) needs at least one node")
         addresses = []
@@ -208,6 +231,7 @@ class Cluster:
 
     def client(self, name: str = "client", *, timeout: float = 30.0) -> Client:
         """A client on its own host (every request crosses the network) with its own DNS cache."""
+        self._check_open()
         return Client(self, name, timeout=timeout)
 
     def diagram(self, title: str | None = None):
@@ -229,8 +253,8 @@ class Cluster:
         for node in self.nodes.values():
             if isinstance(node, DatabaseNode):
                 node.close()
-        if self._owns_workdir:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+        if self._cleanup is not None:
+            self._cleanup()
 
     def __enter__(self) -> Cluster:
         return self
@@ -241,6 +265,10 @@ class Cluster:
     def __repr__(self) -> str:
         nodes = ", ".join(f"{n.name}:{n.health.value}" for n in self.nodes.values())
         return f"<Cluster seed={self.seed} nodes=[{nodes}]>"
+
+
+#: What a node may be called: its name becomes a file name (``<name>.duckdb``) in the work dir.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
 
 class Client:
@@ -254,6 +282,7 @@ class Client:
         self.resolver = Resolver(cluster.dns)
 
     def request(self, method: str, url: str, body: str = "", headers: dict[str, str] | None = None) -> Response:
+        self.cluster._check_open()
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(f"not an http URL: {url!r}")

@@ -56,7 +56,16 @@ def _b64(data: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """The bytes of unpadded base64url ``text``; only the one spelling :func:`_b64` writes is accepted."""
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _b64(data) != text:
+        raise ValueError(f"not canonical base64url: {text!r}")
+    return data
+
+
+#: The positions a cursor may hold: post ids are Snowflake ids (63 bits), times within DuckDB's range.
+MAX_POST_ID = 2**63 - 1
+EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC)
 
 
 class CursorCodec:
@@ -103,8 +112,11 @@ class CursorCodec:
         try:
             created_at = datetime.fromisoformat(body["t"])
             post_id = body["id"]
-            if not isinstance(post_id, int) or created_at.tzinfo is None:
+            if type(post_id) is not int or not 0 <= post_id <= MAX_POST_ID or created_at.tzinfo is None:
                 raise ValueError(post_id)
-            return Cursor(created_at.astimezone(UTC), post_id, direction)
-        except (ValueError, KeyError, TypeError, ConfigError):
+            created_at = created_at.astimezone(UTC)
+            if not EARLIEST <= created_at < LATEST:
+                raise ValueError(created_at)
+            return Cursor(created_at, post_id, direction)
+        except (ValueError, KeyError, TypeError, OverflowError, ConfigError):
             raise InvalidCursor(f"cursor {shown!r} is signed but its position is unreadable") from None

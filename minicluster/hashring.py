@@ -16,7 +16,11 @@ from collections.abc import Hashable, Iterable, Iterator
 
 from sortedcontainers import SortedDict
 
-from .errors import ConfigError, check_positive
+from .errors import ConfigError, MiniclusterError, check_positive
+
+
+class EmptyRing(MiniclusterError, LookupError):
+    """A lookup on a ring with no nodes (a ``LookupError``, as the ``10.hash_ring`` exercise asks too)."""
 
 
 def stable_hash(value: object) -> int:
@@ -78,4 +82,4 @@ class HashRing:
         """The node that owns ``key``."""
         for node in self.walk(key):
             return node
-        raise ConfigError(f"cannot look up {key!r}: the ring has no nodes")
+        raise EmptyRing(f"cannot look up {key!r}: the ring has no nodes")

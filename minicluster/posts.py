@@ -39,6 +39,16 @@ POSTS_DDL = (
 #: Every post, in the order of :class:`Post`'s fields; add WHERE / ORDER BY / LIMIT.
 SELECT_POSTS = "SELECT post_id, user_id, created_at, body FROM posts"
 START = datetime(2026, 1, 1, tzinfo=UTC)
+#: The most rows one fetch may ask for, and the largest page a paginator should accept.
+MAX_FETCH = 10_001
+MAX_PAGE_SIZE = MAX_FETCH - 1
+
+
+def check_page_size(page_size: object) -> int:
+    """``page_size`` if it is a whole number from 1 to :data:`MAX_PAGE_SIZE`, else :class:`ConfigError`."""
+    if not isinstance(page_size, int) or isinstance(page_size, bool) or not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise ConfigError(f"page_size must be an integer from 1 to {MAX_PAGE_SIZE:,}, got {page_size!r}")
+    return page_size
 
 
 def feed_order(direction: str) -> str:
@@ -129,18 +139,16 @@ class Shard:
         self.node = node
         self.index = index
         self.name = node.name
-        self._rows_read = 0
-        self._queries = 0
-        self._lock = threading.Lock()
 
     @property
     def rows_read(self) -> int:
-        return self._rows_read
+        """Rows read from this shard's database so far, by anyone (counted by the node, not by fetch)."""
+        return self.node.metrics.counter("rows_read").value
 
     @property
     def queries(self) -> int:
-        """Fetches sent to this shard so far (each one a round trip)."""
-        return self._queries
+        """Statements sent to this shard's database so far (each one a round trip)."""
+        return self.node.metrics.counter("queries").value
 
     def fetch(self, after: tuple[datetime, int] | None, direction: str = "newest", limit: int = 20) -> list[Post]:
         """Up to ``limit`` posts strictly after ``after`` (a ``(created_at, post_id)`` key) in ``direction``.
@@ -149,8 +157,8 @@ class Shard:
         """
         if direction not in DIRECTIONS:
             raise ConfigError(f"direction must be 'newest' or 'oldest', got {direction!r}")
-        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
-            raise ConfigError(f"limit must be an integer >= 0, got {limit!r}")
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 0 <= limit <= MAX_FETCH:
+            raise ConfigError(f"limit must be an integer from 0 to {MAX_FETCH:,}, got {limit!r}")
         op = "<" if direction == "newest" else ">"
         where, params = "", []
         if after is not None:
@@ -161,10 +169,6 @@ class Shard:
         sql = f"{SELECT_POSTS} {where} {feed_order(direction)} LIMIT ?"
         with self.node.connect() as conn:
             rows = conn.execute(sql, [*params, limit]).fetchall()
-        with self._lock:
-            self._rows_read += len(rows)
-            self._queries += 1
-        self.node.metrics.counter("rows_read").inc(len(rows))
         return [Post(*row) for row in rows]
 
     def insert(self, post: Post) -> None:
@@ -219,7 +223,7 @@ class ShardedPosts:
         self.router = router or ModuloRouter(shards)
         if self.router.shards != shards:
             raise ConfigError(f"the router knows {self.router.shards} shards, but {shards} were asked for")
-        codec = CursorCodec(cluster.rng("cursor secret").randbytes(32))
+        codec = CursorCodec(cluster.cursor_secret)
         self.shards = ShardSet(
             (
                 Shard(cluster.add_database(f"shard{i}", host=f"shard-host{i}", query_time=query_time), i)

@@ -28,6 +28,10 @@ class PoolTimeout(MiniclusterError, TimeoutError):
     """No connection became free within the pool's timeout."""
 
 
+#: Handed to a waiter instead of a connection: "a slot is free, open a connection yourself".
+_OPEN_ONE = object()
+
+
 class _Waiter:
     __slots__ = ("event", "conn")
 
@@ -101,16 +105,25 @@ class ConnectionPool:
                         f"(pool of {self.size}, {len(self._waiters)} others still waiting)"
                     )
             conn = waiter.conn
-        elif conn is None:
-            try:
-                conn = self._connect()
-            except BaseException:
-                with self._lock:
-                    self._opened -= 1
-                    self._in_use -= 1
-                raise
+        if conn is None or conn is _OPEN_ONE:
+            conn = self._open()
         self.waits.record(max(0.0, self.clock.now() - started))
         return conn
+
+    def _open(self):
+        """Open a connection in a slot this borrower holds; if that fails, the slot goes to the next in line."""
+        try:
+            return self._connect()
+        except BaseException:
+            with self._lock:
+                if self._waiters:  # never lose a wake-up: the first waiter may now open one itself
+                    waiter = self._waiters.popleft()
+                    waiter.conn = _OPEN_ONE
+                    waiter.event.set()
+                else:
+                    self._opened -= 1
+                    self._in_use -= 1
+            raise
 
     def release(self, conn) -> None:
         """Give a connection back: to the longest waiter if there is one, else to the idle list."""
@@ -155,10 +168,12 @@ class SQLProxy(Node):
         clock: Clock | None = None,
     ) -> None:
         super().__init__(name, host=host, clock=clock)
-        if pool_size > primary.max_connections:
-            raise ConfigError(
-                f"{name}: pool_size {pool_size} exceeds {primary.name}'s max_connections {primary.max_connections}"
-            )
+        for db in [primary, *replicas]:
+            if pool_size > db.max_connections:
+                raise ConfigError(
+                    f"{name}: pool_size {pool_size} exceeds {db.name}'s max_connections {db.max_connections}: "
+                    "the pool would open connections the database refuses"
+                )
         self.primary = primary
         self.replicas = list(replicas)
         self.pools = {

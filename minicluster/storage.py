@@ -66,6 +66,52 @@ def _identifier(name: str) -> str:
     return f'"{name}"'
 
 
+class Result:
+    """The rows of one statement, counted as they are read (the node's ``rows_read`` counter).
+
+    Rows are counted where they leave the database, whoever reads them: a shard's keyset fetch, a
+    handler's query, or a paginator that opens a connection of its own. Only the DB-API reads are
+    offered (``fetchone``, ``fetchmany``, ``fetchall``, iteration, ``description``): a bulk export
+    (Arrow, a data frame) would read rows the count never saw.
+    """
+
+    def __init__(self, node: DatabaseNode, cursor: duckdb.DuckDBPyConnection) -> None:
+        self._node = node
+        self._cursor = cursor
+
+    def _counted(self, n: int) -> None:
+        if n:
+            self._node.metrics.counter("rows_read").inc(n)
+
+    def fetchone(self) -> tuple | None:
+        row = self._cursor.fetchone()
+        self._counted(row is not None)
+        return row
+
+    def fetchmany(self, size: int = 1) -> list[tuple]:
+        rows = self._cursor.fetchmany(size)
+        self._counted(len(rows))
+        return rows
+
+    def fetchall(self) -> list[tuple]:
+        rows = self._cursor.fetchall()
+        self._counted(len(rows))
+        return rows
+
+    def __iter__(self):
+        while (row := self.fetchone()) is not None:
+            yield row
+
+    @property
+    def description(self):
+        return self._cursor.description
+
+    def __getattr__(self, name: str):
+        raise AttributeError(
+            f"a query result offers fetchone(), fetchmany(), fetchall(), iteration and description, not {name!r}"
+        )
+
+
 class DatabaseConnection:
     """One client's connection: a DuckDB cursor of its own, counted against the node's cap.
 
@@ -78,8 +124,8 @@ class DatabaseConnection:
         self._cursor = cursor
         self._closed = False
 
-    def execute(self, sql: str, params: Sequence | Mapping | None = None) -> duckdb.DuckDBPyConnection:
-        """Run one statement; the result supports ``fetchone()``, ``fetchall()`` and ``description``."""
+    def execute(self, sql: str, params: Sequence | Mapping | None = None) -> Result:
+        """Run one statement; the :class:`Result` supports ``fetchone()``, ``fetchall()`` and ``description``."""
         if self._closed:
             raise ConfigError(f"this connection to {self.node.name!r} is closed")
         node = self.node
@@ -91,7 +137,8 @@ class DatabaseConnection:
             node.metrics.histogram("core_wait").record(node.clock.now() - started)
             node.work(node.query_time)
         try:
-            return self._cursor.execute(sql, params) if params is not None else self._cursor.execute(sql)
+            cursor = self._cursor.execute(sql, params) if params is not None else self._cursor.execute(sql)
+            return Result(node, cursor)
         finally:
             node.metrics.counter("queries").inc()
             node.metrics.histogram("query_latency").record(node.clock.now() - started)
@@ -171,6 +218,8 @@ class DatabaseNode(Node):
 
     def connect(self) -> DatabaseConnection:
         """A new connection, or :class:`TooManyConnections` when ``max_connections`` are open."""
+        if self._closed:
+            raise ConfigError(f"database {self.name!r} is closed (its cluster was closed)")
         self.ensure_up()
         with self._conn_lock:
             if self._open >= self.max_connections:
@@ -180,9 +229,13 @@ class DatabaseNode(Node):
                 )
             self._open += 1
             self.metrics.gauge("connections").add(1)
+        try:
             with _ENGINE_LOCK:
                 cursor = self._engine.cursor()
-        cursor.execute(f"USE {self._catalog}")
+            cursor.execute(f"USE {self._catalog}")
+        except BaseException:
+            self._release()  # a connection that failed to open must not keep its slot
+            raise
         return DatabaseConnection(self, cursor)
 
     def _release(self) -> None:

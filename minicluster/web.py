@@ -248,8 +248,10 @@ class WebServer(Node):
     def submit(self, request: Request) -> Reply:
         """Queue a request; its :class:`Reply` resolves to its :class:`Response`.
 
-        Raises :class:`NodeDown` if this server has crashed and :class:`Overloaded` if its queue is full.
+        Raises :class:`NodeDown` if this server has crashed or stopped, :class:`Overloaded` if its queue is full.
         """
+        if self._stopped:
+            raise NodeDown(f"web server {self.name!r} is stopped (its cluster was closed)")
         self.ensure_up()
         reply = Reply()
         try:

@@ -6,22 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from minicluster.workbook import exercises, stages
 from minicluster.workbook.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def workbook(tmp_path, monkeypatch):
-    for tree in ("exercises", "solutions", "tests/mutants"):
-        shutil.copytree(ROOT / tree, tmp_path / tree)
-    monkeypatch.setenv("MINICLUSTER_ROOT", str(tmp_path))
-    monkeypatch.delenv("MINICLUSTER_TREE", raising=False)
-    monkeypatch.delenv("MINICLUSTER_STATE", raising=False)
-    return tmp_path
 
 
 def run(capsys, *args):
@@ -104,13 +92,38 @@ def test_bad_input_is_one_line_with_exit_code_2(workbook, capsys):
     assert code == 2 and "no tour for stage 99" in err
 
 
-def test_corrupt_progress_file_is_set_aside(workbook, capsys):
+def test_corrupt_progress_file_is_set_aside_and_every_copy_kept(workbook, capsys):
     state = workbook / ".minicluster" / "progress.json"
     state.parent.mkdir()
-    state.write_text("{not json")
-    code, out, _ = run(capsys, "status")
-    assert code == 0 and f"0/{len(exercises())} exercises passed" in out
+    for corrupt in ("{not json", '{"exercises": {"01.handler": "passed"}}', '["wrong", "shape"]'):
+        state.write_text(corrupt)
+        code, out, err = run(capsys, "status")
+        assert code == 0 and f"0/{len(exercises())} exercises passed" in out
+        assert "was unreadable; it is kept as progress.json.bad" in err
+    kept = sorted(p.name for p in state.parent.glob("progress.json.bad*"))
+    assert kept == ["progress.json.bad", "progress.json.bad-2", "progress.json.bad-3"]
     assert (state.parent / "progress.json.bad").read_text() == "{not json"
+
+
+def test_an_unusable_progress_file_is_named_never_a_traceback(workbook, capsys):
+    state = workbook / ".minicluster" / "progress.json"
+    state.mkdir(parents=True)  # a directory where the file should be
+    for command in (["status"], ["hint", "01.handler"], ["reset", "01.handler"]):
+        code, _, err = run(capsys, *command)
+        assert code == 2, command
+        assert err.startswith("minicluster: cannot read the progress file") and "is a directory" in err
+
+
+def test_reset_never_overwrites_an_earlier_backup(workbook, capsys):
+    target = workbook / "exercises" / "01_single_server" / "handler.py"
+    backups = workbook / ".minicluster" / "backups"
+    for version in ("first", "second", "third"):
+        target.write_text(f"# {version}\n")
+        run(capsys, "reset", "01.handler")
+        if version == "second":
+            (backups / "01.handler-1.py").unlink()  # the learner tidies up one backup
+    texts = sorted(p.read_text() for p in backups.glob("01.handler-*.py"))
+    assert texts == ["# second\n", "# third\n"]
 
 
 def test_console_script_runs_as_a_program(workbook):

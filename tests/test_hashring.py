@@ -49,5 +49,5 @@ def test_bad_ring_use_is_named():
         ring.add("a")
     with pytest.raises(ConfigError, match="'z' is not on the ring"):
         ring.remove("z")
-    with pytest.raises(ConfigError, match="no nodes"):
+    with pytest.raises(LookupError, match="no nodes"):
         HashRing().lookup("k")

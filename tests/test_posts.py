@@ -60,6 +60,7 @@ def test_shards_partition_the_posts_by_user(posts, store):
 def test_keyset_walk_of_one_shard_returns_it_whole_in_order(store, direction):
     shard = store.shards[1]
     expected = [p for p in store.all_posts(direction) if store.router.shard_for(p.user_id) == 1]
+    queries, all_queries = shard.queries, store.shards.queries  # creating and loading the shards counts too
     walked, after = [], None
     while True:
         page = shard.fetch(after, direction, 7)
@@ -69,8 +70,22 @@ def test_keyset_walk_of_one_shard_returns_it_whole_in_order(store, direction):
         after = page[-1].key
     assert walked == expected
     assert shard.rows_read == len(expected)
-    assert shard.queries == len(expected) // 7 + 1  # one round trip per page, the last one short
-    assert store.shards.queries == shard.queries and store.shards.rows_read == shard.rows_read
+    assert shard.queries - queries == len(expected) // 7 + 1  # one round trip per page, the last one short
+    assert store.shards.queries - all_queries == shard.queries - queries
+    assert store.shards.rows_read == shard.rows_read
+
+
+def test_rows_read_behind_the_shards_back_are_counted_too(store):
+    """A paginator that reads through its own connection cannot hide its reads (found by a learner)."""
+    shard = store.shards[1]
+    before = shard.rows_read
+    with shard.node.connect() as conn:
+        rows = conn.execute("SELECT * FROM posts").fetchall()
+        first = conn.execute("SELECT * FROM posts LIMIT 3")
+        assert len(list(first)) == 3
+    assert rows and shard.rows_read - before == len(rows) + 3
+    with shard.node.connect() as conn, pytest.raises(AttributeError, match="fetchall"):
+        conn.execute("SELECT * FROM posts").fetchdf()
 
 
 def test_fetch_is_strictly_after_the_key_within_a_tie(store):
@@ -89,7 +104,7 @@ def test_fetch_inputs_and_a_down_shard(store):
     assert shard.fetch(None, "newest", 0) == []
     with pytest.raises(ConfigError, match="'sideways'"):
         shard.fetch(None, "sideways", 5)
-    with pytest.raises(ConfigError, match="limit must be an integer >= 0, got -1"):
+    with pytest.raises(ConfigError, match="limit must be an integer from 0 to 10,001, got -1"):
         shard.fetch(None, "newest", -1)
     shard.node.crash()
     with pytest.raises(NodeDown, match="shard0"):

@@ -22,7 +22,7 @@ def test_learner_exception_names_the_input():
 
     result = check("01.handler", broken)
     assert result.status == "failed"
-    assert result.messages == ("GET /users/1: your code raised RuntimeError: oops",)
+    assert result.messages == ("GET /users/1: your code raised RuntimeError: oops (at tests/test_workbook.py line 21)",)
 
 
 def test_runaway_learner_code_is_stopped():

@@ -17,10 +17,10 @@ What you get:
 import functools
 import heapq
 import itertools
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 from minicluster.cursor import Cursor
-from minicluster.posts import Page
+from minicluster.posts import Page, check_page_size
 
 
 def paginate(shards, cursor=None, page_size=20, direction="newest"):
@@ -34,6 +34,8 @@ def paginate(shards, cursor=None, page_size=20, direction="newest"):
     - Ask the shards **concurrently** (one slow shard must not add its latency to every other's), read
       at most ``page_size + 1`` rows from each shard, and let a shard's error propagate: never return
       a page that silently misses a shard.
+    - A ``page_size`` that is not a whole number from 1 to 10,000 raises ``ConfigError``
+      (``check_page_size(page_size)`` does it).
     """
     # TODO: write this (the docstring says what it must do), then run: minicluster check 10.paginate
     raise NotImplementedError

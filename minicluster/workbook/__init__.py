@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import catalog, trees
 from .catalog import Exercise, Stage, UnknownExercise, exercises, stages
-from .progress import Progress
+from .progress import Progress, ProgressError
 from .result import CheckResult
 from .trees import LearnerFileError
 
@@ -58,6 +58,6 @@ def _recorded(result: CheckResult, folder: Path) -> CheckResult:
     if trees.is_learner_tree(folder):
         try:
             Progress().record(result.exercise, result.status)
-        except OSError:
+        except ProgressError:
             pass  # a read-only checkout still gets its result, just no saved progress
     return result

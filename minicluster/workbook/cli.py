@@ -3,32 +3,94 @@
 from __future__ import annotations
 
 import argparse
+import itertools
+import json
+import os
 import shutil
+import signal
+import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 from ..errors import MiniclusterError
-from . import catalog, check, trees
-from .progress import Progress
+from . import catalog, trees
+from .progress import Progress, ProgressError
+from .result import CheckResult
 
 _STATUS_WORDS = {"passed": "passed", "failed": "failed", "not_attempted": "not attempted"}
 
 
 def _cmd_check(args) -> int:
     selected = [catalog.get(args.exercise)] if args.exercise else list(catalog.exercises())
-    progress_before = Progress()
     all_passed = True
     for exercise in selected:
-        result = check(exercise.id)
+        try:
+            unlocked_before = _progress().ever_passed(exercise.id)
+        except ProgressError as exc:
+            print(f"minicluster: {exc} (checking anyway, without saving progress)", file=sys.stderr)
+            unlocked_before = True
+        result = check_in_child(exercise)
+        try:
+            Progress().record(exercise.id, result.status)
+        except ProgressError:
+            pass  # a read-only checkout still gets its verdict
         print(result)
-        if result.passed and not progress_before.ever_passed(exercise.id) and Progress().ever_passed(exercise.id):
+        if result.passed and not unlocked_before:
             print(f"   solution unlocked: minicluster solution {exercise.id}")
         all_passed &= result.passed
     return 0 if all_passed else 1
 
 
+def check_in_child(exercise: catalog.Exercise) -> CheckResult:
+    """Check the learner's file for ``exercise`` in a fresh interpreter, which ends with the check.
+
+    A learner's ``sys.exit`` or ``os._exit``, a thread that never ends, a hang the in-process timeout
+    cannot stop, or a patched checker cannot reach this process: the verdict is what the child wrote,
+    or *failed* when it wrote none in time.
+    """
+    limit = exercise.make_checker().time_limit
+    folder = Path(tempfile.mkdtemp(prefix="minicluster-check-"))
+    verdict = folder / "result.json"
+    try:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "minicluster.workbook.child", exercise.id, str(verdict)],
+            start_new_session=True,  # its own process group: killed whole, threads and children with it
+        )
+        try:
+            code = child.wait(timeout=limit)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+            return _failed(exercise, f"the check did not finish within {limit:g} s: does your code hang?")
+        try:
+            data = json.loads(verdict.read_text(encoding="utf-8"))
+            return CheckResult(exercise.id, data["status"], tuple(data["messages"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return _failed(
+                exercise,
+                f"your code ended the process (exit code {code}) before the check could finish: "
+                "do not call sys.exit() or os._exit() in an exercise",
+            )
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _failed(exercise: catalog.Exercise, message: str) -> CheckResult:
+    return CheckResult(exercise.id, "failed", (message,))
+
+
+def _progress() -> Progress:
+    """The learner's progress; says so on stderr when an unreadable file had to be set aside."""
+    progress = Progress()
+    if progress.notice:
+        print(f"minicluster: {progress.notice}", file=sys.stderr)
+    return progress
+
+
 def _cmd_hint(args) -> int:
     exercise = catalog.get(args.exercise)
-    progress = Progress()
+    progress = _progress()
     seen = progress.hints_seen(exercise.id)
     total = len(exercise.hints)
     if seen < total:
@@ -43,7 +105,7 @@ def _cmd_hint(args) -> int:
 
 
 def _cmd_status(args) -> int:
-    progress = Progress()
+    progress = _progress()
     rows = [
         (e.id, _STATUS_WORDS[progress.status(e.id)], f"hints {progress.hints_seen(e.id)}/{len(e.hints)}")
         for e in catalog.exercises()
@@ -65,17 +127,30 @@ def _cmd_reset(args) -> int:
     source = (trees.tree("solutions") / exercise.path).read_text(encoding="utf-8")
     stub = trees.stub_source(source, exercise.id)
     if target.exists() and target.read_text(encoding="utf-8") != stub:
-        backups = Progress().path.parent / "backups"
-        backups.mkdir(parents=True, exist_ok=True)
-        n = 1 + sum(1 for _ in backups.glob(f"{exercise.id}-*.py"))
-        saved = backups / f"{exercise.id}-{n}.py"
-        shutil.copyfile(target, saved)
+        saved = _backup(target, Progress().path.parent / "backups", exercise.id)
         print(f"your version is saved as {trees.display_path(saved)}")
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(stub, encoding="utf-8")
     Progress().record(exercise.id, "not_attempted")
     print(f"{trees.display_path(target)} is back to its starting point")
     return 0
+
+
+def _backup(target: Path, folder: Path, exercise_id: str) -> Path:
+    """Copy ``target`` to the first free ``<id>-<n>.py`` in ``folder``: an earlier backup is never overwritten."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for n in itertools.count(1):
+            saved = folder / f"{exercise_id}-{n}.py"
+            try:
+                with open(saved, "xb") as out:  # "x": fails if it exists, so no copy is ever replaced
+                    out.write(target.read_bytes())
+                return saved
+            except FileExistsError:
+                continue
+    except OSError as exc:
+        raise ProgressError(f"cannot back up {trees.display_path(target)} in {folder}: {exc.strerror or exc}") from None
+    raise AssertionError("unreachable")
 
 
 def _cmd_solution(args) -> int:

@@ -17,10 +17,10 @@ What you get:
 import functools
 import heapq
 import itertools
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 from minicluster.cursor import Cursor
-from minicluster.posts import Page
+from minicluster.posts import Page, check_page_size
 
 
 def paginate(shards, cursor=None, page_size=20, direction="newest"):
@@ -34,13 +34,20 @@ def paginate(shards, cursor=None, page_size=20, direction="newest"):
     - Ask the shards **concurrently** (one slow shard must not add its latency to every other's), read
       at most ``page_size + 1`` rows from each shard, and let a shard's error propagate: never return
       a page that silently misses a shard.
+    - A ``page_size`` that is not a whole number from 1 to 10,000 raises ``ConfigError``
+      (``check_page_size(page_size)`` does it).
     """
+    check_page_size(page_size)
     after = None if cursor is None else shards.codec.decode(cursor, direction).key
 
     def fetch(shard):
         return shard.fetch(after, direction, page_size + 1)
 
-    per_shard = list(_pool().map(fetch, shards))
+    futures = [_pool().submit(fetch, shard) for shard in shards]
+    # Wait for every fetch, even when one fails: raising at the first error would leave the others
+    # reading rows in the background, counted against whatever comes next.
+    wait(futures)
+    per_shard = [future.result() for future in futures]  # re-raises a shard's error
 
     # Each shard's rows are already in feed order: a k-way merge keeps the first page_size + 1.
     merged = heapq.merge(*per_shard, key=lambda post: post.key, reverse=direction == "newest")

@@ -14,11 +14,19 @@ the first thing that is wrong. :meth:`Checker.check` turns that into a :class:`C
 
 from __future__ import annotations
 
+import sys
+import sysconfig
+import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from .. import trees
 from ..result import CheckResult
-from ..runner import LearnerTimeout, call_with_timeout
+from ..runner import LearnerTimeout, call_with_timeout, runaways
+
+_PACKAGE = Path(__file__).resolve().parents[2]  # minicluster/
+_LIBRARIES = {Path(p).resolve() for p in (sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"])}
 
 
 class Failure(Exception):
@@ -30,14 +38,80 @@ class NotAttempted(Exception):
 
 
 def describe(value: Any, limit: int = 80) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except Exception as exc:  # a learner's __repr__ can raise too
+        text = f"<{type(value).__name__} whose repr() raised {type(exc).__name__}>"
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _is_learners(filename: str) -> bool:
+    """Whether code from ``filename`` is the learner's: a notebook cell, or a file outside minicluster and
+    the Python installation (generated code, ``<string>``, is not)."""
+    if filename.startswith("<ipython-input") or "ipykernel_" in filename:
+        return True  # a notebook cell
+    if filename.startswith("<"):
+        return False
+    path = Path(filename).resolve()
+    return not (path.is_relative_to(_PACKAGE) or any(path.is_relative_to(lib) for lib in _LIBRARIES))
+
+
+def where(error: BaseException) -> str:
+    """`` (at exercises/…/file.py line N)``: the innermost line of the learner's code in ``error``'s traceback."""
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if _is_learners(f.filename)]
+    if not frames:
+        return ""
+    frame = frames[-1]
+    shown = trees.display_path(Path(frame.filename)) if Path(frame.filename).is_file() else "a notebook cell"
+    return f" (at {shown} line {frame.lineno})"
+
+
+def raised(error: BaseException) -> str:
+    """What the learner's code raised, for a message: ``KeyError: 'missing' (at … line 12)``."""
+    inner = error.error if hasattr(error, "error") and isinstance(error.error, BaseException) else error
+    text = str(inner)
+    return f"{type(inner).__name__}{': ' + text if text else ''}{where(error)}"
+
+
+def _functions(value: Any):
+    """The functions inside ``value``: itself, a property's accessors, a class's members (one level)."""
+    if isinstance(value, property):
+        yield from (f for f in (value.fget, value.fset, value.fdel) if f is not None)
+    elif isinstance(value, (staticmethod, classmethod)):
+        yield value.__func__
+    elif callable(value) and hasattr(value, "__code__"):
+        yield value
+
+
+def patched() -> list[str]:
+    """Members of the workbook's modules and classes whose code lives outside the minicluster package.
+
+    The checker, the runner and the result are plain Python in this process, so learner code could
+    replace ``Checker.verify`` or ``CheckResult.passed`` with its own function, at import or in an
+    earlier notebook cell. Whatever replaced them was written somewhere else: that is what this finds.
+    """
+    found = []
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("minicluster.workbook") or module is None:
+            continue
+        for attr, value in list(vars(module).items()):
+            members = [(attr, value)]
+            if isinstance(value, type) and value.__module__.startswith("minicluster"):
+                members += [(f"{attr}.{m}", v) for m, v in list(vars(value).items())]
+            for label, member in members:
+                for function in _functions(member):
+                    filename = function.__code__.co_filename
+                    if _is_learners(filename):
+                        found.append(f"{name.removeprefix('minicluster.workbook.')}.{label}")
+    return found
 
 
 class Checker:
     exercise_id: str = ""
     #: Seconds one call of learner code may take before it counts as a hang.
     call_timeout: float = 5.0
+    #: Seconds the whole check may take in ``minicluster check`` before its process is ended.
+    time_limit: float = 90.0
 
     def call(self, fn: Callable[..., Any], *args: Any, on: str, within: float | None = None, **kwargs: Any) -> Any:
         """``fn(*args, **kwargs)`` with a timeout (``within`` s, else :attr:`call_timeout`); ``on`` describes
@@ -49,9 +123,9 @@ class Checker:
         except NotImplementedError:
             raise NotAttempted() from None
         except LearnerTimeout as exc:
-            raise Failure(f"{on}: your code {exc} — is there a loop that never ends, or a wait on a lock?") from None
+            raise Failure(_hang(on, exc)) from None
         except Exception as exc:
-            raise Failure(f"{on}: your code raised {type(exc).__name__}: {exc}") from None
+            raise Failure(f"{on}: your code raised {raised(exc)}") from None
 
     def returns(
         self, kind: type | tuple[type, ...], fn: Callable[..., Any], *args: Any, on: str, what: str, **kwargs: Any
@@ -85,12 +159,12 @@ class Checker:
         except NotImplementedError:
             raise NotAttempted() from None
         except LearnerTimeout as exc:
-            raise Failure(f"{on}: your code {exc} — is there a loop that never ends, or a wait on a lock?") from None
+            raise Failure(_hang(on, exc)) from None
         except Exception as exc:
-            if isinstance(exc, expected):
+            if isinstance(exc, expected) and not hasattr(exc, "error"):
                 return exc
             names = " or ".join(e.__name__ for e in (expected if isinstance(expected, tuple) else (expected,)))
-            raise Failure(f"{on}: raised {type(exc).__name__}: {exc}; raise {names} instead") from None
+            raise Failure(f"{on}: raised {raised(exc)}; raise {names} instead") from None
         raise Failure(f"{on}: returned {describe(value)}; {instead}")
 
     def verify(self, implementation: Any) -> list[str]:
@@ -98,11 +172,43 @@ class Checker:
         raise NotImplementedError
 
     def check(self, implementation: Any, *, where: str = "") -> CheckResult:
+        left = runaways()
+        if left:
+            return self._result(
+                "failed",
+                f"code from an earlier check is still running ({left[0].name}): restart the kernel (or the "
+                "process) before trusting the next check",
+            )
         try:
             verified = self.verify(implementation)
         except NotAttempted:
             hint = f"open {where} and replace the `raise NotImplementedError`" if where else "write the function"
-            return CheckResult(self.exercise_id, "not_attempted", (f"{hint}, then check again.",))
+            result = self._result("not_attempted", f"{hint}, then check again.")
         except Failure as failure:
-            return CheckResult(self.exercise_id, "failed", (str(failure),))
-        return CheckResult(self.exercise_id, "passed", tuple(verified))
+            result = self._result("failed", str(failure))
+        except Exception as exc:  # what the learner's code handed back broke the checker: still a verdict
+            result = self._result(
+                "failed", f"your code returned something the check could not use ({type(exc).__name__}: {exc})"
+            )
+        else:
+            result = CheckResult(self.exercise_id, "passed", tuple(verified))
+        changed = patched()
+        if changed:
+            result = self._result(
+                "failed", f"your code replaced part of the checker ({changed[0]}); restart the kernel and check again"
+            )
+        elif runaways():
+            message = "your code left a thread running — restart the kernel before trusting the next check"
+            first = f"{result.messages[0]} " if result.status == "failed" and result.messages else ""
+            result = self._result("failed", first + message)
+        return result
+
+    def _result(self, status: str, message: str) -> CheckResult:
+        return CheckResult(self.exercise_id, status, (message,))
+
+
+def _hang(on: str, exc: LearnerTimeout) -> str:
+    text = f"{on}: your code {exc} — is there a loop that never ends, or a wait on a lock?"
+    if not exc.stopped:
+        text += " It would not stop when asked (a bare `except:` catches the stop request too)."
+    return text

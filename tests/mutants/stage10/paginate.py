@@ -189,6 +189,22 @@ def cursor_direction_ignored(shards, cursor=None, page_size=20, direction="newes
     return _page(shards, list(itertools.islice(_merge(per_shard, direction), page_size + 1)), page_size, direction)
 
 
+def reads_everything_through_the_node(shards, cursor=None, page_size=20, direction="newest"):
+    """Skips fetch: reads every row of every shard with its own SQL, sorts in memory, signs a real cursor."""
+    from minicluster.posts import SELECT_POSTS, Post
+
+    after = _after(shards, cursor, direction)
+    rows = []
+    for shard in shards:
+        with shard.node.connect() as conn:
+            rows += [Post(*row) for row in conn.execute(SELECT_POSTS).fetchall()]
+    newest = direction == "newest"
+    rows.sort(key=lambda p: p.key, reverse=newest)
+    if after is not None:
+        rows = [p for p in rows if (p.key < after if newest else p.key > after)]
+    return _page(shards, rows[: page_size + 1], page_size, direction)
+
+
 #: What each mutant does wrong, in the words a learner's validator report would use.
 DESCRIPTIONS = {
     "offset_per_shard": "pages by OFFSET, reading every shard from the start on each page",
@@ -207,6 +223,7 @@ DESCRIPTIONS = {
     "page_size_plus_five": "reads page_size + 5 rows from every shard",
     "plain_json_cursor": "uses a readable, unsigned cursor",
     "cursor_direction_ignored": "accepts a cursor issued for the other direction",
+    "reads_everything_through_the_node": "reads every row of every shard behind fetch's back and sorts in memory",
 }
 
 MUTANTS = {
@@ -228,5 +245,6 @@ MUTANTS = {
         page_size_plus_five,
         plain_json_cursor,
         cursor_direction_ignored,
+        reads_everything_through_the_node,
     )
 }

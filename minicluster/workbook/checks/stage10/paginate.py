@@ -94,6 +94,10 @@ class PaginateCheck(Checker):
             posts, next_cursor, has_next = page
         except (TypeError, ValueError):
             raise Failure(f"{on}: returned {describe(page)}; return Page(posts, next_cursor, has_next)") from None
+        if type(posts) not in (list, tuple) or not all(type(p) is Post for p in posts):
+            raise Failure(f"{on}: the page's posts are {describe(posts)}; return a list of the shards' Post objects")
+        if next_cursor is not None and not isinstance(next_cursor, str):
+            raise Failure(f"{on}: next_cursor is {describe(next_cursor)}; it must be a string (or None)")
         if not isinstance(has_next, bool):
             raise Failure(f"{on}: has_next is {describe(has_next)}; it must be True or False")
         if len(posts) > size:

@@ -35,6 +35,7 @@ class ValidateCheck(Checker):
 
     exercise_id = "10.validate"
     call_timeout = 60.0
+    time_limit = 300.0
 
     @staticmethod
     def _scenarios():

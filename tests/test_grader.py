@@ -1,0 +1,208 @@
+"""The grader cannot be hung, crashed or bypassed by the code it grades.
+
+Each learner file below is a reproducer from the issue "The grader can't be hung, crashed or
+bypassed": through ``minicluster check`` (one child process per check) and through ``check()`` in this
+process (what a notebook does).
+"""
+
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from minicluster.workbook import check, runner
+from minicluster.workbook.checks.stage01.capacity import CapacityCheck
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CORRECT = """
+def capacity(workers, service_time_s, think_time_s=0.0):
+    return workers / service_time_s, workers * (service_time_s + think_time_s) / service_time_s
+"""
+
+LEARNER_FILES = {
+    "loops forever": "def capacity(workers, service_time_s, think_time_s=0.0):\n    while True:\n        pass\n",
+    "exits with 0 from the function": "import sys\n\ndef capacity(*args):\n    sys.exit(0)\n",
+    "exits with 0 at import": "import sys\nsys.exit(0)\n" + CORRECT,
+    "ends the process": "import os\n\ndef capacity(*args):\n    os._exit(0)\n",
+    "leaves a non-daemon thread": "import threading, time\n"
+    "threading.Thread(target=lambda: time.sleep(3600), name='forever').start()\n" + CORRECT,
+    "patches the checker": "from minicluster.workbook.checks.stage01.capacity import CapacityCheck\n"
+    "CapacityCheck.verify = lambda self, impl: ['all good']\n"
+    "def capacity(*args):\n    return 0, 0\n",
+    "swallows the stop request": "def capacity(*args):\n    while True:\n        try:\n"
+    "            while True:\n                pass\n        except BaseException:\n            pass\n",
+}
+
+
+def _cli_check(workbook, source):
+    (workbook / "exercises" / "01_single_server" / "capacity.py").write_text(source)
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "minicluster", "check", "01.capacity"],
+        capture_output=True,
+        text=True,
+        timeout=CapacityCheck.time_limit + 30,
+        check=False,
+    )
+    return done, time.perf_counter() - started
+
+
+@pytest.mark.parametrize("name", LEARNER_FILES)
+def test_the_cli_gives_a_failed_verdict_and_a_nonzero_exit(workbook, name):
+    done, took = _cli_check(workbook, LEARNER_FILES[name])
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert "❌ 01.capacity: failed" in done.stdout, done.stdout
+    # The longest legitimate wait is the 5 s call timeout plus the 2 s grace to stop the code.
+    assert took < CapacityCheck.call_timeout + 2 + 8, f"{took:.1f} s"
+
+
+def test_the_cli_says_what_the_process_did(workbook):
+    done, _ = _cli_check(workbook, LEARNER_FILES["ends the process"])
+    assert "ended the process (exit code 0)" in done.stdout
+    done, _ = _cli_check(workbook, LEARNER_FILES["leaves a non-daemon thread"])
+    assert "left a thread running after the check (forever)" in done.stdout
+    done, _ = _cli_check(workbook, LEARNER_FILES["patches the checker"])
+    assert "replaced part of the checker (checks.stage01.capacity.CapacityCheck.verify)" in done.stdout
+    done, _ = _cli_check(workbook, CORRECT)
+    assert done.returncode == 0 and "✅ 01.capacity: passed" in done.stdout
+
+
+def test_system_exit_and_keyboard_interrupt_are_failures_in_process():
+    for error in ("SystemExit(0)", "KeyboardInterrupt()"):
+        namespace = {}
+        exec(f"def capacity(*args):\n    raise {error}\n", namespace)  # noqa: S102
+        result = check("01.capacity", namespace["capacity"])
+        assert result.status == "failed"
+        assert error.split("(")[0] in result.messages[0]
+
+
+def test_an_exception_names_the_learners_file_and_line(tmp_path):
+    source = tmp_path / "mine.py"
+    source.write_text("def capacity(*args):\n    table = {}\n    return table['missing']\n")
+    namespace = {}
+    exec(compile(source.read_text(), str(source), "exec"), namespace)  # noqa: S102
+    result = check("01.capacity", namespace["capacity"])
+    assert "KeyError: 'missing'" in result.messages[0]
+    assert f"{source} line 3" in result.messages[0]
+
+
+def test_a_thread_that_will_not_stop_poisons_later_checks_until_it_ends():
+    stop = threading.Event()
+
+    def stubborn(*args):
+        while not stop.is_set():
+            try:
+                while not stop.is_set():
+                    pass
+            except BaseException:  # a bare except: the stop request is swallowed
+                pass
+
+    result = check("01.capacity", stubborn)
+    assert result.status == "failed" and "would not stop" in result.messages[0]
+    assert "left a thread running" in result.messages[0]
+    later = check("01.capacity", namespace_capacity())
+    assert later.status == "failed" and "still running" in later.messages[0]
+    stop.set()
+    for thread in runner.runaways():
+        thread.join(10)
+    assert check("01.capacity", namespace_capacity()).status == "passed"
+
+
+def test_a_checker_patched_in_an_earlier_cell_is_caught(monkeypatch):
+    namespace = {}
+    exec(compile("def verify(self, impl):\n    return ['ok']\n", "<ipython-input-7-abc>", "exec"), namespace)  # noqa: S102
+    monkeypatch.setattr(CapacityCheck, "verify", namespace["verify"])
+    result = check("01.capacity", lambda *a: (0, 0))
+    assert result.status == "failed" and "CapacityCheck.verify" in result.messages[0]
+
+
+@pytest.mark.parametrize(
+    ("returned", "what"),
+    [([1, 2], "a list of ints"), (None, "None"), ((x for x in range(2)), "a generator")],
+)
+def test_wrong_return_types_are_failures_not_crashes(returned, what):
+    result = check("10.paginate", lambda *args, **kwargs: returned)
+    assert result.status == "failed", what
+    assert len(result.messages) == 1
+
+
+def namespace_capacity():
+    namespace = {}
+    exec(textwrap.dedent(CORRECT), namespace)  # noqa: S102
+    return namespace["capacity"]
+
+
+def test_a_ring_on_salted_hash_fails_even_from_the_learners_file(workbook):
+    """The fresh-process property used to skip itself for files loaded by the workbook: it runs now."""
+    solution = (workbook / "solutions" / "10_sharding" / "hash_ring.py").read_text()
+    salted = solution.replace(
+        'return int.from_bytes(hashlib.sha256(str(value).encode()).digest()[:8], "big")',
+        "return hash(str(value)) % 2**64",
+    )
+    assert salted != solution
+    (workbook / "exercises" / "10_sharding" / "hash_ring.py").write_text(salted)
+    result = check("10.hash_ring")
+    assert result.status == "failed" and "fresh Python process" in result.messages[0]
+
+
+def test_a_ring_defined_outside_a_file_fails_loudly():
+    namespace = {}
+    source = (ROOT / "solutions" / "10_sharding" / "hash_ring.py").read_text()
+    exec(compile(source, "<ipython-input-3-ring>", "exec"), namespace)  # noqa: S102
+    result = check("10.hash_ring", namespace["HashRing"])
+    assert result.status == "failed" and "can only be checked for a class in a file" in result.messages[0]
+
+
+def test_a_paginator_that_retries_forever_gets_a_verdict():
+    from minicluster.cursor import InvalidCursor
+    from minicluster.workbook import load
+
+    correct = load("10.paginate", tree="solutions")
+
+    def retries_bad_cursors(shards, cursor=None, page_size=20, direction="newest"):
+        while True:
+            try:
+                return correct(shards, cursor, page_size, direction)
+            except InvalidCursor:
+                continue  # "maybe it works next time"
+
+    def retries_while_a_shard_is_down(shards, cursor=None, page_size=20, direction="newest"):
+        while True:
+            try:
+                return correct(shards, cursor, page_size, direction)
+            except InvalidCursor:
+                raise
+            except Exception:
+                time.sleep(0.01)
+
+    for paginate, words in ((retries_bad_cursors, "garbage cursor"), (retries_while_a_shard_is_down, "down")):
+        started = time.perf_counter()
+        result = check("10.paginate", paginate)
+        assert result.status == "failed" and "did not return within 5 s" in result.messages[0], result
+        assert words in result.messages[0]
+        assert time.perf_counter() - started < 60
+
+
+def test_a_policy_that_hangs_only_under_load_gets_a_verdict():
+    from minicluster.workbook import load
+
+    release = threading.Event()
+
+    class HangsUnderLoad(load("03.least_connections", tree="solutions")):
+        def choose(self, backends, request):
+            if threading.current_thread().name.startswith("arrival"):  # the load test's threads only
+                release.wait()
+            return super().choose(backends, request)
+
+    started = time.perf_counter()
+    try:
+        result = check("03.least_connections", HangsUnderLoad)
+    finally:
+        release.set()  # the load test's threads are not daemons: let them end, or pytest cannot exit
+    assert result.status == "failed" and "a load test through a balancer" in result.messages[0], result
+    assert time.perf_counter() - started < 60
