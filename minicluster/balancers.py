@@ -169,6 +169,10 @@ class ConsistentHash:
 
     When a backend is ejected, only its clients move (to the next backend clockwise); when it comes
     back, they return. Blind to load: a hot client makes a hot server.
+
+    The key is the request's ``client`` by default, so a script that sends everything from one
+    ``cluster.client()`` pins all of it to one server: give each simulated user its own client
+    (``cluster.client(f"user{n}")``) or pass ``key=`` (e.g. a session header).
     """
 
     def __init__(self, key: Callable[[Request], object] = lambda request: request.client, vnodes: int = 100) -> None:
@@ -203,9 +207,14 @@ POLICIES: dict[str, Callable[[], Balancer]] = {
 }
 """Every shipped policy by name, each made fresh by calling it."""
 
+#: What a balancer accepts as its policy: a policy object, or a plain function ``(backends, request) -> backend``.
+PolicyLike = Balancer | Callable[[Sequence[Backend], Request], Backend]
 
-def as_policy(policy: Balancer | Callable[[Sequence[Backend], Request], Backend]) -> Balancer:
+
+def as_policy(policy: PolicyLike) -> Balancer:
     """Accept a policy object or a plain function ``(backends, request) -> backend``."""
+    if isinstance(policy, type):
+        raise ConfigError(f"pass a policy object, not its class: {policy.__name__}(), not {policy.__name__}")
     if hasattr(policy, "choose"):
         return policy
     if callable(policy):

@@ -9,12 +9,14 @@ layer on purpose.
 
 from __future__ import annotations
 
-import fakeredis
-import redis
+from typing import TYPE_CHECKING
 
 from .clock import Clock
 from .errors import ConfigError
 from .nodes import Node
+
+if TYPE_CHECKING:
+    import redis
 
 
 class CacheNode(Node):
@@ -29,13 +31,22 @@ class CacheNode(Node):
         if url is not None and not (isinstance(url, str) and url.startswith(("redis://", "rediss://", "unix://"))):
             raise ConfigError(f"{name}: a Redis URL starts with redis://, rediss:// or unix://, got {url!r}")
         self.url = url
-        self._server = None if url else fakeredis.FakeServer()
+        if url:
+            self._server = None
+        else:
+            import fakeredis  # imported on first use: it is most of `import minicluster`'s time
+
+            self._server = fakeredis.FakeServer()
 
     def client(self) -> redis.Redis:
         """A new redis-py client of this node (strings in, strings out)."""
         self.ensure_up()
         if self.url:
+            import redis  # imported on first use, like fakeredis
+
             return redis.Redis.from_url(self.url, decode_responses=True)
+        import fakeredis
+
         return fakeredis.FakeRedis(server=self._server, decode_responses=True)
 
     def on_crash(self) -> None:

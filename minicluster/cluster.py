@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .balancers import Balancer
+from .balancers import PolicyLike
 from .cache import CacheNode
 from .clock import Clock, RealClock
 from .dns import DNS, Resolver
@@ -182,7 +182,7 @@ class Cluster:
         name: str,
         backends: Iterable[Node] = (),
         *,
-        policy: Balancer | None = None,
+        policy: PolicyLike | None = None,
         host: str | None = None,
         health_check: bool = True,
         interval: float = 0.1,
@@ -218,6 +218,7 @@ class Cluster:
 
     # -- using ----------------------------------------------------------------------------
     def node(self, name: str) -> Node:
+        """The node called ``name``, or :class:`ConfigError` listing the nodes there are."""
         try:
             return self.nodes[name]
         except KeyError:
@@ -242,6 +243,7 @@ class Cluster:
 
     # -- lifecycle --------------------------------------------------------------------------
     def close(self) -> None:
+        """Stop health checks and web servers, close the databases, remove the work dir (if it made one)."""
         if self._closed:
             return
         self._closed = True

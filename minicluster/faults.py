@@ -190,6 +190,7 @@ class Nemesis:
 
     # -- the common faults by name --------------------------------------------------------------
     def crash(self, node: Node) -> Injected:
+        """Crash ``node`` now (a :class:`Crash` fault); :meth:`recover` heals it."""
         return self.inject(Crash(node))
 
     def recover(self, node: Node) -> None:

@@ -89,7 +89,15 @@ def _error_kind(outcome: object) -> str | None:
 
 @dataclass
 class LoadResult:
-    """What a load run measured. Times are seconds; ``t`` in the series is seconds since the start."""
+    """What a load run measured. Times are seconds; ``t`` in the series is seconds since the start.
+
+    - ``completed`` counts every request that came back, errors included; ``errors`` those that raised
+      or answered with a status >= 500 (``error_kinds`` says which: an exception's name or "HTTP 503").
+    - ``throughput`` counts successes only (requests/s); ``latency`` holds every request, failed ones too,
+      in seconds (plots show milliseconds); ``latency.percentiles()`` gives p50/p90/p99/p99.9 at once.
+    - ``started_at`` is the clock reading at the start: an event's ``at - started_at`` places it on the
+      run's time axis (``Run.events_since_start()`` does it for a run).
+    """
 
     label: str
     elapsed: float

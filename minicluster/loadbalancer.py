@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 
-from .balancers import Backend, Balancer, NoHealthyBackend, RoundRobin, as_policy
+from .balancers import Backend, NoHealthyBackend, PolicyLike, RoundRobin, as_policy
 from .clock import Clock
 from .errors import ConfigError, NetworkPartition, NodeDown, Overloaded, check_positive
 from .nodes import Node
@@ -29,7 +29,7 @@ class LoadBalancer(Node):
     def __init__(
         self,
         name: str,
-        policy: Balancer | None = None,
+        policy: PolicyLike | None = None,
         *,
         network=None,
         backend_timeout: float = 10.0,
@@ -50,6 +50,7 @@ class LoadBalancer(Node):
     # -- the pool ---------------------------------------------------------------------------------
     @property
     def backends(self) -> tuple[Backend, ...]:
+        """The pool as it is now: each :class:`~minicluster.balancers.Backend` with its health."""
         return self._backends
 
     def add_backend(self, server: Node, weight: int = 1) -> Backend:
@@ -105,6 +106,7 @@ class LoadBalancer(Node):
 
     # -- serving ----------------------------------------------------------------------------------
     def handle(self, request: Request, timeout: float | None = None) -> Response:
+        """Forward ``request`` to the backend the policy picks; 503 when none is healthy, 502 when it fails."""
         self.ensure_up()
         m = self.metrics
         m.counter("requests").inc()

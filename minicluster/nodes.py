@@ -36,6 +36,11 @@ class Node:
         #: The address DNS hands out for this node (set by the cluster; a label, never dialled).
         self.address: str | None = None
         self.clock: Clock = clock or RealClock()
+        #: What the node measures about itself. Web servers: counters ``requests``, ``status_2xx`` ...
+        #: ``status_5xx``, ``errors``, ``rejected``, ``dropped``, ``handler_exceptions``; histograms
+        #: ``latency``, ``queue_wait``, ``service_time``. Databases: ``queries``, ``rows_read``,
+        #: ``refused_connections``, gauge ``connections``, histograms ``query_latency``, ``core_wait``.
+        #: Balancers: ``requests``, ``to_<backend>``, ``backend_errors``, ``no_backend``.
         self.metrics = Metrics()
         self._down = False
         self._slowdown = 1.0
@@ -44,6 +49,7 @@ class Node:
     # -- health ---------------------------------------------------------------------------
     @property
     def health(self) -> Health:
+        """``UP``, ``SLOW`` (slowed by a fault) or ``DOWN`` (crashed)."""
         if self._down:
             return Health.DOWN
         return Health.SLOW if self._slowdown > 1 else Health.UP
@@ -68,6 +74,7 @@ class Node:
 
     # -- fault hooks (called by minicluster.faults) -------------------------------------------
     def crash(self) -> None:
+        """Stop answering (called by :mod:`minicluster.faults`; use the nemesis so the timeline records it)."""
         with self._lock:
             self._down = True
         self.on_crash()

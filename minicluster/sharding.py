@@ -1,6 +1,6 @@
 """Sharding routers: which shard holds a given key (a user id).
 
-Four ways to decide, each a small class with one method, ``shard_for(key) -> shard index``, and a
+Five ways to decide, each a small class with one method, ``shard_for(key) -> shard index``, and a
 ``resized(n)`` that gives the same kind of router for ``n`` shards (to measure resharding):
 
 ==========================  ==============================================================================

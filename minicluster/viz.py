@@ -10,8 +10,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-import matplotlib.pyplot as plt
-
 from .experiment import Run
 from .load import LoadResult
 from .nodes import Health, Node
@@ -23,6 +21,13 @@ _STYLE = {
     Health.SLOW: "fill:#fff1c2,stroke:#b7791f",
     Health.DOWN: "fill:#f8d4d4,stroke:#c62828,stroke-dasharray:4",
 }
+
+
+def _pyplot():
+    """matplotlib's pyplot, imported on the first plot: drawing a diagram should not pay for it."""
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def _mermaid_id(name: str) -> str:
@@ -80,7 +85,10 @@ def architecture(cluster, title: str | None = None) -> Diagram:
     for node in cluster.nodes.values():
         lines.append(f"  style {_mermaid_id(node.name)} {_STYLE[node.health]}")
     if title:
-        lines.insert(0, f"---\ntitle: {title}\n---")
+        # Mermaid's front matter is YAML, where "a: b" inside a bare value breaks the mapping (JupyterLab
+        # then shows an error box instead of the diagram): always a double-quoted string.
+        quoted = title.replace("\\", "\\\\").replace('"', '\\"')
+        lines.insert(0, f'---\ntitle: "{quoted}"\n---')
     return Diagram("\n".join(lines), "\n".join(text))
 
 
@@ -89,7 +97,7 @@ def _finished(fig, title: str | None):
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    plt.close(fig)
+    _pyplot().close(fig)
     return fig
 
 
@@ -122,7 +130,7 @@ def _plot_columns(run: Run, axes: dict, title: str | None):
     x = axes.get("x") or next(iter(run.rows[0]))
     ys = axes.get("y") or [k for k in run.rows[0] if k != x and isinstance(run.rows[0][k], (int, float))]
     scale = 100 if axes.get("percent") else 1
-    fig, ax = plt.subplots(figsize=(8, 3.4))
+    fig, ax = _pyplot().subplots(figsize=(8, 3.4))
     xs = run.column(x)
     if run.chart == "lines":
         for y in ys:
@@ -153,7 +161,7 @@ def plot_sweep(run: Run, *, xlabel: str | None = None, knee: bool = True, title:
     xs, results, ceiling = run.column(parameter), list(run.loads.values()), run.figures.get("ceiling")
     knee_at = run["knee"] if knee else None
     xlabel = xlabel or parameter
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig, (left, right) = _pyplot().subplots(1, 2, figsize=(10, 3.6))
     left.plot(xs, [r.throughput for r in results], "o-", color="#1f77b4", label="measured")
     if ceiling is not None:
         left.axhline(ceiling, color="#c62828", linestyle="--", label="ceiling")
@@ -185,7 +193,7 @@ def plot_timeline(
     t, ok = result.completions.bucketed(width, 0.0, end, how="count")
     _, bad = result.failures.bucketed(width, 0.0, end, how="count")
     panels = 3 if latency else 2
-    fig, axes = plt.subplots(panels, 1, figsize=(9, 2.2 * panels + 0.5), sharex=True)
+    fig, axes = _pyplot().subplots(panels, 1, figsize=(9, 2.2 * panels + 0.5), sharex=True)
     axes[0].plot(t, [(o - b) / width for o, b in zip(ok, bad)], drawstyle="steps-post")
     axes[0].set_ylabel("successes/s")
     axes[1].plot(t, [100 * b / o if o else 0.0 for o, b in zip(ok, bad)], drawstyle="steps-post", color="#c62828")
@@ -210,7 +218,7 @@ def plot_timeline(
 def plot_percentiles(results: dict[str, LoadResult], *, percentiles=(50, 99), title: str | None = None):
     """Grouped bars: the given latency percentiles of each named run (log scale: tails differ by 100x)."""
     names = list(results)
-    fig, ax = plt.subplots(figsize=(9, 3.6))
+    fig, ax = _pyplot().subplots(figsize=(9, 3.6))
     width = 0.8 / len(percentiles)
     for j, p in enumerate(percentiles):
         values = [results[n].latency.percentile(p) * 1000 for n in names]

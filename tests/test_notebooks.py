@@ -1,10 +1,11 @@
-"""What nbval does not cover: a learner's first run, against the untouched stubs.
+"""What nbval does not cover: the notebooks against the reference solutions, and the README's code.
 
-nbval (configured in pyproject.toml) runs every notebook against ``solutions/`` and compares the
-stored outputs. Here each notebook runs against ``exercises/`` as a learner first opens it: every
-cell must run without an error, and every checker cell must say *not attempted yet*.
+nbval (configured in pyproject.toml) runs every notebook against the exercises as shipped and compares
+the stored outputs: what a learner sees before solving anything. Here each notebook runs against
+``solutions/``: every cell must run without an error, and every check cell must say *passed*.
 """
 
+import re
 from pathlib import Path
 
 import nbformat
@@ -16,8 +17,8 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebook_runs_against_the_stubs_without_a_traceback(path, tmp_path, monkeypatch):
-    monkeypatch.setenv("MINICLUSTER_TREE", "exercises")
+def test_notebook_runs_against_the_solutions_and_every_check_passes(path, tmp_path, monkeypatch):
+    monkeypatch.setenv("MINICLUSTER_TREE", "solutions")
     monkeypatch.setenv("MINICLUSTER_STATE", str(tmp_path / "progress.json"))
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(
@@ -27,7 +28,16 @@ def test_notebook_runs_against_the_stubs_without_a_traceback(path, tmp_path, mon
     checks = [c for c in notebook.cells if c.cell_type == "code" and c.source.startswith("check(")]
     assert checks, "every notebook checks its exercises in Your turn"
     for cell in checks:
-        assert "not attempted yet" in cell.outputs[0]["data"]["text/plain"], cell.source
+        assert "passed" in cell.outputs[0]["data"]["text/plain"], cell.source
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_stored_check_cells_show_what_a_learner_sees_first(path):
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and cell.source.startswith("check("):
+            text = cell.outputs[0]["data"]["text/plain"]
+            assert "not attempted yet" in text and re.search(r"open exercises/\S+\.py", text), cell.source
 
 
 def test_errors_print_as_one_line_in_ipython(capsys):

@@ -20,7 +20,19 @@ def test_diagram_shows_topology_and_health(echo_router):
         assert "style n_db fill:#f8d4d4" in after.mermaid
         assert "db (database, down)" in after.text
         assert "web · 3 workers · up" in after.mermaid
-        assert after.mermaid.startswith("---\ntitle: after")
+        assert after.mermaid.startswith('---\ntitle: "after"\n---\n')
+
+
+def test_titles_with_colons_and_quotes_stay_valid_front_matter():
+    """JupyterLab parses the front matter as YAML: 'Stage 1: one server' unquoted is an error box."""
+    import yaml
+
+    title = 'Stage 1: one server, "quoted" \\ and a backslash'
+    with Cluster() as c:
+        c.add_database("db")
+        mermaid = c.diagram(title).mermaid
+    front = mermaid.split("---\n")[1]
+    assert yaml.safe_load(front) == {"title": title}
 
 
 def test_plots_carry_the_measurements(echo_router):

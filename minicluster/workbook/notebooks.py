@@ -1,8 +1,10 @@
 """Regenerate the stored outputs of the notebooks: ``python -m minicluster.workbook.notebooks [NAME ...]``.
 
 Each notebook gets its heading from the stage grid (``info.toml``: the title and the notes' Korean
-heading), runs top to bottom against ``solutions/`` (as under the test suite) and is saved with its new
-outputs. The test suite then checks, with nbval, that running the code gives those outputs, and that
+heading), runs top to bottom against the exercises as shipped (``MINICLUSTER_TREE=stubs``, as under the
+test suite: the stored outputs are what a learner sees before solving anything) and is saved with its
+new outputs, the kernel name JupyterLab writes, and a readable stand-in for widgets (which need a
+running kernel). The test suite then checks, with nbval, that running the code gives those outputs, and that
 every heading still matches the grid.
 """
 
@@ -32,12 +34,17 @@ def with_header(source: str, stage: catalog.Stage) -> str:
     return f"{stage.header}\n{rest}"
 
 
-def execute(path: Path, timeout: int = 300):
-    """Run ``path`` top to bottom against ``solutions/``; returns ``(notebook with outputs, seconds)``."""
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+#: What a widget cell shows until it runs (a stored widget view without its state is an error box).
+WIDGET_STAND_IN = "▶ Run this cell for the controls: sliders and a button that runs a short load test."
+
+
+def execute(path: Path, timeout: int = 300, tree: str = "stubs"):
+    """Run ``path`` top to bottom against ``tree``; returns ``(notebook with outputs, seconds)``."""
     import nbformat
     from nbclient import NotebookClient
 
-    os.environ["MINICLUSTER_TREE"] = "solutions"
+    os.environ["MINICLUSTER_TREE"] = tree
     notebook = nbformat.read(path, as_version=4)
     notebook.cells[0].source = with_header(notebook.cells[0].source, stage_of(path))
     started = time.perf_counter()
@@ -52,6 +59,13 @@ def regenerate(path: Path, timeout: int = 300) -> float:
     import nbformat
 
     notebook, elapsed = execute(path, timeout)
+    notebook.metadata["kernelspec"] = KERNELSPEC
+    notebook.metadata.pop("widgets", None)  # the state of widgets replaced by their stand-in below
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if "application/vnd.jupyter.widget-view+json" in data:
+                output["data"] = {"text/plain": WIDGET_STAND_IN}
     nbformat.write(notebook, path)
     return elapsed
 

@@ -5,17 +5,21 @@ An exercise file *is* its solution file with every function body replaced by a `
 exercises match, and ``minicluster reset`` uses it to restore a file).
 
 Which tree the notebooks and ``check`` load from: ``exercises/`` unless the environment variable
-``MINICLUSTER_TREE`` says otherwise (the test suite sets it to the solutions, so the stored notebook
-outputs are the passing ones).
+``MINICLUSTER_TREE`` says otherwise. ``stubs`` names the exercises *as shipped*, generated afresh from
+the solutions into a temporary folder and shown as ``exercises/…``: the test suite and the stored
+notebook outputs use it, so they show what a learner sees before solving anything, and a learner
+who has solved some exercises still gets a green ``pytest``.
 """
 
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.util
 import itertools
 import os
 import sys
+import tempfile
 from pathlib import Path
 from types import ModuleType
 
@@ -46,10 +50,27 @@ def project_root() -> Path:
 
 
 def tree(name: str | None = None) -> Path:
-    """``exercises/`` or ``solutions/`` (or an absolute folder), by argument, then ``$MINICLUSTER_TREE``."""
+    """``exercises/``, ``solutions/``, the shipped ``stubs`` (or an absolute folder), by argument, then
+    ``$MINICLUSTER_TREE``."""
     name = name or os.environ.get("MINICLUSTER_TREE") or "exercises"
+    if name == "stubs":
+        return stubs_tree()
     path = Path(name)
     return path if path.is_absolute() else project_root() / path
+
+
+@functools.cache
+def stubs_tree() -> Path:
+    """The exercises as shipped: every solution turned into its stub, in a fresh folder of this process."""
+    from .catalog import exercises  # the catalog imports this module
+
+    folder = Path(tempfile.mkdtemp(prefix="minicluster-stubs-"))
+    for exercise in exercises():
+        source = (project_root() / "solutions" / exercise.path).read_text(encoding="utf-8")
+        target = folder / exercise.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(stub_source(source, exercise.id), encoding="utf-8")
+    return folder
 
 
 def is_learner_tree(folder: Path) -> bool:
@@ -57,8 +78,12 @@ def is_learner_tree(folder: Path) -> bool:
 
 
 def display_path(path: Path) -> str:
+    """``path`` as a learner would type it: relative to the workbook (the shipped stubs as exercises/)."""
+    resolved = path.resolve()
+    if stubs_tree.cache_info().currsize and resolved.is_relative_to(stubs_tree().resolve()):
+        return str(Path("exercises") / resolved.relative_to(stubs_tree().resolve()))
     try:
-        return str(path.resolve().relative_to(project_root()))
+        return str(resolved.relative_to(project_root()))
     except (ValueError, MiniclusterError):
         return str(path)
 
