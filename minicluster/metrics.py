@@ -170,31 +170,55 @@ class TimeSeries:
     def bucketed(self, width: float, start: float, end: float, how: str = "sum") -> tuple[list[float], list[float]]:
         """Bucket starts and one value per bucket over ``[start, end)``.
 
-        ``how`` is ``"sum"`` (empty buckets are 0), ``"count"`` (points per bucket) or ``"mean"``
-        (empty buckets are NaN, so a plot shows a gap instead of a false zero).
+        ``how`` is ``"sum"`` (empty buckets are 0), ``"count"`` (points per bucket), ``"mean"`` or a
+        percentile such as ``"p99"`` (exact, of the values in the bucket; empty buckets are NaN, so a
+        plot shows a gap instead of a false zero).
         """
         if width <= 0 or end <= start:
             raise ValueError(f"need width > 0 and end > start, got width={width!r}, [{start!r}, {end!r})")
-        if how not in ("sum", "count", "mean"):
-            raise ValueError(f"how must be 'sum', 'count' or 'mean', got {how!r}")
+        percentile = _percentile_of(how)
+        if how not in ("sum", "count", "mean") and percentile is None:
+            raise ValueError(f"how must be 'sum', 'count', 'mean' or a percentile like 'p99', got {how!r}")
         n = math.ceil((end - start) / width)
-        sums, counts = [0.0] * n, [0] * n
+        buckets: list[list[float]] = [[] for _ in range(n)]
         for t, v in self.points:
             i = math.floor((t - start) / width)
             if 0 <= i < n:
-                sums[i] += v
-                counts[i] += 1
+                buckets[i].append(v)
         if how == "sum":
-            values = sums
+            values = [float(sum(b)) for b in buckets]
         elif how == "count":
-            values = [float(c) for c in counts]
+            values = [float(len(b)) for b in buckets]
+        elif how == "mean":
+            values = [sum(b) / len(b) if b else math.nan for b in buckets]
         else:
-            values = [s / c if c else math.nan for s, c in zip(sums, counts)]
+            values = [_exact_percentile(sorted(b), percentile) if b else math.nan for b in buckets]
         return [start + i * width for i in range(n)], values
 
 
+def _percentile_of(how: str) -> float | None:
+    if isinstance(how, str) and how.startswith("p"):
+        try:
+            p = float(how[1:])
+        except ValueError:
+            return None
+        return p if 0 <= p <= 100 else None
+    return None
+
+
+def _exact_percentile(values: list[float], p: float) -> float:
+    """The nearest-rank percentile of sorted ``values``."""
+    rank = max(1, math.ceil(p / 100 * len(values)))
+    return values[rank - 1]
+
+
 class Metrics:
-    """The named counters, gauges, histograms and series of one node (created on first use)."""
+    """The named counters, gauges, histograms and series of one node.
+
+    Components create a metric by asking for it (``metrics.counter("requests").inc()``); to *read* one,
+    use ``metrics["requests"]``, which raises :class:`KeyError` naming the metrics there are, so a
+    typo is not silently a zero. ``names()`` lists them and ``snapshot()`` reads them all.
+    """
 
     def __init__(self) -> None:
         self._items: dict[str, Counter | Gauge | Histogram | TimeSeries] = {}
@@ -220,6 +244,14 @@ class Metrics:
 
     def series(self, name: str) -> TimeSeries:
         return self._get(name, TimeSeries)
+
+    def __getitem__(self, name: str) -> Counter | Gauge | Histogram | TimeSeries:
+        with self._lock:
+            item = self._items.get(name)
+        if item is None:
+            known = ", ".join(self.names()) or "none yet"
+            raise KeyError(f"no metric {name!r} on this node (metrics: {known})")
+        return item
 
     def names(self) -> list[str]:
         with self._lock:

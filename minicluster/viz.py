@@ -84,11 +84,16 @@ def architecture(cluster, title: str | None = None) -> Diagram:
             text.append(f"  {node.name} -> {backend.name}: {label}")
     for node in cluster.nodes.values():
         lines.append(f"  style {_mermaid_id(node.name)} {_STYLE[node.health]}")
+    # Front matter (YAML). A fixed seed for the shapes Mermaid draws with random curves: the same
+    # diagram is the same SVG every time, so JupyterLab's cached copy in a saved notebook stays valid
+    # and opening the notebook does not mark it modified.
+    front = ["---", "config:", "  handDrawnSeed: 1"]
     if title:
-        # Mermaid's front matter is YAML, where "a: b" inside a bare value breaks the mapping (JupyterLab
-        # then shows an error box instead of the diagram): always a double-quoted string.
+        # "a: b" inside a bare YAML value breaks the mapping (JupyterLab then shows an error box instead
+        # of the diagram): always a double-quoted string.
         quoted = title.replace("\\", "\\\\").replace('"', '\\"')
-        lines.insert(0, f'---\ntitle: "{quoted}"\n---')
+        front.append(f'title: "{quoted}"')
+    lines[:0] = [*front, "---"]
     return Diagram("\n".join(lines), "\n".join(text))
 
 

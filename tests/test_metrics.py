@@ -128,3 +128,25 @@ def test_metrics_registry_creates_once_and_rejects_kind_clash():
     snap = m.snapshot()
     assert snap["requests"] == 3
     assert snap["latency"]["count"] == 1
+
+
+def test_reading_an_unknown_metric_names_the_ones_there_are():
+
+    m = Metrics()
+    m.counter("requests").inc(3)
+    assert m["requests"].value == 3
+    with pytest.raises(KeyError, match="no metric 'reqeusts' on this node \\(metrics: requests\\)"):
+        _ = m["reqeusts"]
+
+
+def test_percentiles_per_bucket_are_exact():
+
+    s = TimeSeries()
+    for i in range(1, 101):
+        s.add(0.05, i / 1000)  # first bucket: 1..100 ms
+    s.add(0.15, 0.5)  # second bucket: one slow request
+    starts, p99 = s.bucketed(0.1, 0.0, 0.3, how="p99")
+    assert starts == [0.0, 0.1, pytest.approx(0.2)]
+    assert p99[:2] == [0.099, 0.5] and math.isnan(p99[2])
+    with pytest.raises(ValueError, match="'p200'"):
+        s.bucketed(0.1, 0.0, 0.3, how="p200")

@@ -20,7 +20,7 @@ def test_diagram_shows_topology_and_health(echo_router):
         assert "style n_db fill:#f8d4d4" in after.mermaid
         assert "db (database, down)" in after.text
         assert "web · 3 workers · up" in after.mermaid
-        assert after.mermaid.startswith('---\ntitle: "after"\n---\n')
+        assert after.mermaid.startswith('---\nconfig:\n  handDrawnSeed: 1\ntitle: "after"\n---\n')
 
 
 def test_titles_with_colons_and_quotes_stay_valid_front_matter():
@@ -32,7 +32,7 @@ def test_titles_with_colons_and_quotes_stay_valid_front_matter():
         c.add_database("db")
         mermaid = c.diagram(title).mermaid
     front = mermaid.split("---\n")[1]
-    assert yaml.safe_load(front) == {"title": title}
+    assert yaml.safe_load(front) == {"config": {"handDrawnSeed": 1}, "title": title}
 
 
 def test_plots_carry_the_measurements(echo_router):

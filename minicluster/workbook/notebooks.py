@@ -83,6 +83,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for path in paths:
         print(f"{path.name}: {regenerate(path):.1f} s")
+    from . import browser
+
+    reason = browser.missing()
+    if reason:
+        print(f"not saved through JupyterLab ({reason}): opening a notebook will mark it modified", file=sys.stderr)
+        return 0
+    browser.save_through_lab(paths)
+    print("saved through JupyterLab (the SVG of each diagram as JupyterLab caches it)")
     return 0
 
 
