@@ -205,6 +205,45 @@ def reads_everything_through_the_node(shards, cursor=None, page_size=20, directi
     return _page(shards, rows[: page_size + 1], page_size, direction)
 
 
+def merges_on_milliseconds(shards, cursor=None, page_size=20, direction="newest"):
+    """Merges on created_at cut to the millisecond (a JavaScript Date, a ms epoch): posts a few µs apart reorder."""
+    per_shard = _fetch_all(shards, _after(shards, cursor, direction), direction, page_size + 1)
+
+    def key(post):
+        return (post.created_at.replace(microsecond=post.created_at.microsecond // 1000 * 1000), post.post_id)
+
+    merged = _merge(per_shard, direction, key=key)
+    return _page(shards, list(itertools.islice(merged, page_size + 1)), page_size, direction)
+
+
+def pool_of_four_threads(shards, cursor=None, page_size=20, direction="newest"):
+    """Concurrent, but through a pool of four threads: over twelve shards a page waits three rounds."""
+    after = _after(shards, cursor, direction)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        per_shard = list(pool.map(lambda s: s.fetch(after, direction, page_size + 1), shards))
+    return _page(shards, list(itertools.islice(_merge(per_shard, direction), page_size + 1)), page_size, direction)
+
+
+def drops_slow_shards(shards, cursor=None, page_size=20, direction="newest"):
+    """Waits half a second, then merges whatever came back: a slow shard is treated as a missing one."""
+    from concurrent.futures import wait
+
+    after = _after(shards, cursor, direction)
+    pool = ThreadPoolExecutor(max_workers=max(1, len(shards)))
+    futures = [pool.submit(s.fetch, after, direction, page_size + 1) for s in shards]
+    done, _ = wait(futures, timeout=0.5)
+    pool.shutdown(wait=False)
+    per_shard = [f.result() for f in futures if f in done]
+    return _page(shards, list(itertools.islice(_merge(per_shard, direction), page_size + 1)), page_size, direction)
+
+
+def empty_cursor_is_the_first_page(shards, cursor=None, page_size=20, direction="newest"):
+    """Tests the cursor for truth (`if cursor:`), so "" silently restarts the feed instead of being refused."""
+    after = shards.codec.decode(cursor, direction).key if cursor else None
+    per_shard = _fetch_all(shards, after, direction, page_size + 1)
+    return _page(shards, list(itertools.islice(_merge(per_shard, direction), page_size + 1)), page_size, direction)
+
+
 #: What each mutant does wrong, in the words a learner's validator report would use.
 DESCRIPTIONS = {
     "offset_per_shard": "pages by OFFSET, reading every shard from the start on each page",
@@ -224,6 +263,10 @@ DESCRIPTIONS = {
     "plain_json_cursor": "uses a readable, unsigned cursor",
     "cursor_direction_ignored": "accepts a cursor issued for the other direction",
     "reads_everything_through_the_node": "reads every row of every shard behind fetch's back and sorts in memory",
+    "merges_on_milliseconds": "merges on created_at cut to the millisecond",
+    "pool_of_four_threads": "asks twelve shards through a pool of four threads",
+    "drops_slow_shards": "drops a shard that answers after half a second",
+    "empty_cursor_is_the_first_page": "treats an empty cursor as the first page",
 }
 
 MUTANTS = {
@@ -246,5 +289,19 @@ MUTANTS = {
         plain_json_cursor,
         cursor_direction_ignored,
         reads_everything_through_the_node,
+        merges_on_milliseconds,
+        pool_of_four_threads,
+        drops_slow_shards,
+        empty_cursor_is_the_first_page,
     )
+}
+
+#: Mistakes the paginate checker catches that the 10.validate statement does not (yet) ask a learner's
+#: validator to find (stores within one millisecond, twelve shards, a slow shard, an empty cursor): the
+#: validate checker grades with the rest of the catalogue.
+BEYOND_THE_VALIDATOR = {
+    "merges_on_milliseconds",
+    "pool_of_four_threads",
+    "drops_slow_shards",
+    "empty_cursor_is_the_first_page",
 }

@@ -8,6 +8,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from ....cluster import Cluster
 from ....cursor import InvalidCursor
@@ -32,7 +33,11 @@ class PaginateCheck(Checker):
     """Every page in both directions against a single-database ground truth, and the hard cases."""
 
     exercise_id = "10.paginate"
-    latency, latency_shards = 0.05, 6
+    #: 12 shards of 50 ms: a concurrent page takes about one shard's latency, so the bound (2.2 of them)
+    #: also catches a pool capped at a few threads (4 threads: 3 rounds, 150 ms).
+    latency, latency_shards, latency_bound = 0.05, 12, 2.2
+    #: Over a second, well under the call timeout: slow is not down, and must be waited for.
+    slow_shard = 1.1
 
     def verify(self, paginate) -> list[str]:
         if not callable(paginate):
@@ -67,18 +72,24 @@ class PaginateCheck(Checker):
                 self._walk(paginate, store, 9, direction, "a celebrity's shard")
         with Cluster(seed=15) as cluster:
             self._concurrency(paginate, cluster)
+        with Cluster(seed=17) as cluster:
+            self._within_one_millisecond(paginate, cluster)
+        with Cluster(seed=18) as cluster:
+            self._slow_shard(paginate, cluster, posts)
         with Cluster(seed=16) as cluster:
             self._writers(paginate, cluster, posts)
         return [
             "every post exactly once, in (created_at, post_id) order, both directions, page sizes 1 to 500",
             "has_next and next_cursor exact on every page, including a last page that is exactly full",
-            "empty store, empty shards, a celebrity's shard and posts tied to the microsecond",
+            "empty store, empty shards, a celebrity's shard, posts tied to the microsecond and posts a few "
+            "microseconds apart within one millisecond on different shards",
             f"shards asked concurrently: a page over {self.latency_shards} shards of {self.latency * 1000:g} ms "
-            f"each took well under {self.latency_shards * self.latency * 1000:g} ms",
+            f"each took under {self.latency_bound * self.latency * 1000:g} ms; a shard {self.slow_shard:g} s slow "
+            "was waited for",
             f"rows read per page of 25 over 4 shards: {rows_per_page:.1f} on average (at most 4 x 26 = 104)",
             "no duplicates and nothing lost while posts were inserted and deleted during the walk",
-            "InvalidCursor for garbage, tampered and wrong-direction cursors; an error, never a partial page, "
-            "when a shard is down",
+            "InvalidCursor for garbage, empty, tampered and wrong-direction cursors; an error, never a partial "
+            "page, when a shard is down",
         ]
 
     # -- building and walking -------------------------------------------------------------------
@@ -170,6 +181,8 @@ class PaginateCheck(Checker):
         tampered = cursor[:-3] + ("AAA" if not cursor.endswith("AAA") else "BBB")
         cases = [
             ("a garbage cursor", "not-a-cursor", "newest"),
+            ("the empty string as a cursor", "", "newest"),
+            ("a cursor of one dot", ".", "newest"),
             ("a tampered cursor", tampered, "newest"),
             ("a newest-first cursor used for oldest first", cursor, "oldest"),
         ]
@@ -200,7 +213,7 @@ class PaginateCheck(Checker):
         posts = generate(PostsSpec(posts=25, users=20, celebrities=0, seed=15))
         store = ShardedPosts(cluster, self.latency_shards, query_time=self.latency)
         store.load(posts)
-        bound = self.latency_shards * self.latency / 2
+        bound = self.latency_bound * self.latency
         walk = self._walk(
             paginate, store, 5, "newest", f"{self.latency_shards} shards of {self.latency * 1000:g} ms each"
         )
@@ -208,9 +221,34 @@ class PaginateCheck(Checker):
         if seconds > bound:
             raise Failure(
                 f"a page over {self.latency_shards} shards that each take {self.latency * 1000:g} ms took "
-                f"{seconds * 1000:.0f} ms (median); ask the shards concurrently, not one after another"
+                f"{seconds * 1000:.0f} ms (median); ask every shard at the same time (a pool of a few threads, or one "
+                "shard after another, makes a page wait for several shards in a row)"
             )
         return seconds
+
+    def _within_one_millisecond(self, paginate, cluster) -> None:
+        """Posts microseconds apart within one millisecond, on different shards, ids against time order."""
+        base = datetime(2026, 3, 1, 12, 0, 0, 500_000, tzinfo=UTC)
+        posts = [
+            # user u lives on shard u % 4; the later the post, the smaller its id
+            Post(9_000 - 10 * i, 1 + i % 8, base + timedelta(microseconds=37 * i), "within one millisecond")
+            for i in range(24)
+        ]
+        store = self._store(cluster, 4, posts)
+        for direction in ("newest", "oldest"):
+            self._walk(paginate, store, 5, direction, "24 posts 37 µs apart within one millisecond on 4 shards")
+
+    def _slow_shard(self, paginate, cluster, posts) -> None:
+        store = self._store(cluster, 4, posts[:40])
+        slow = store.shards[2].node
+        slow.query_time = self.slow_shard
+        expected = store.all_posts("newest")[:10]
+        on = f"{slow.name} answers in {self.slow_shard:g} s (slow, not down), first page of 10"
+        got, _, _ = self._page(paginate, store.shards, None, 10, "newest", on)
+        if got != expected:
+            missing = [p for p in expected if p not in got]
+            detail = f"; {_show(missing[0])} from {slow.name} is missing" if missing else ""
+            raise Failure(f"{on}: the page differs from the ground truth{detail}: wait for every shard")
 
     def _writers(self, paginate, cluster, posts) -> None:
         store = self._store(cluster, 4, posts)
