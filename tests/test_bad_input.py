@@ -195,3 +195,14 @@ def _raises(fn):
     except Exception as exc:  # returned for the assertion
         return exc
     return None
+
+
+@pytest.mark.parametrize("size", [0, -1, None, 2**63])
+def test_the_reference_paginator_refuses_bad_page_sizes_with_a_config_error(size):
+    from minicluster.workbook import load
+
+    paginate = load("10.paginate", tree="solutions")
+    with Cluster(seed=3) as cluster:
+        store = ShardedPosts(cluster, 2)
+        with pytest.raises(ConfigError, match="page_size must be an integer from 1 to 10,000"):
+            paginate(store.shards, None, size, "newest")

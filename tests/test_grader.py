@@ -208,3 +208,14 @@ def test_a_policy_that_hangs_only_under_load_gets_a_verdict():
         release.set()  # the load test's threads are not daemons: let them end, or pytest cannot exit
     assert result.status == "failed" and "a load test through a balancer" in result.messages[0], result
     assert time.perf_counter() - started < 60
+
+
+def test_a_page_whose_len_lies_is_a_failure_not_a_memory_error():
+    class Liar(list):
+        def __len__(self):
+            return 2**62
+
+    started = time.perf_counter()
+    result = check("10.paginate", lambda shards, cursor=None, page_size=20, direction="newest": (Liar(), None, False))
+    assert result.status == "failed" and "list of the shards' Post objects" in result.messages[0]
+    assert time.perf_counter() - started < 10
