@@ -180,6 +180,49 @@ def hangs_on_unknown(request, db):
     return Response.json(user)
 
 
+def _with_rule(valid, name, doc):
+    """A handler right in every way but its rule for a well-formed id (the statement: 1 to 18 ASCII digits)."""
+
+    def handler(request, db):
+        raw = request.path_params["id"]
+        if not valid(raw):
+            return Response.json({"error": f"malformed user id {raw!r}"}, 400)
+        user = _lookup(db, int(raw))
+        if user is None:
+            return Response.json({"error": "no such user"}, 404)
+        return Response.json(user)
+
+    handler.__name__, handler.__doc__ = name, doc
+    return handler
+
+
+accepts_a_plus_sign = _with_rule(
+    lambda r: r.isascii() and r.lstrip("+").isdigit() and len(r) <= 18,
+    "accepts_a_plus_sign",
+    "Lets '+5' through: int() reads it, but a sign is not a digit.",
+)
+limit_counts_digits_after_zeros = _with_rule(
+    lambda r: r.isascii() and r.isdigit() and len(r.lstrip("0")) <= 18,
+    "limit_counts_digits_after_zeros",
+    "Measures the id without its leading zeros, so 19 characters of zero padding pass.",
+)
+leading_zeros_rejected = _with_rule(
+    lambda r: r.isascii() and r.isdigit() and len(r) <= 18 and (r == "0" or not r.startswith("0")),
+    "leading_zeros_rejected",
+    "Calls '007' malformed, though it is three ASCII digits.",
+)
+zero_is_malformed = _with_rule(
+    lambda r: r.isascii() and r.isdigit() and len(r) <= 18 and int(r) > 0,
+    "zero_is_malformed",
+    "Answers 400 for id 0, which is well-formed and simply unknown (404).",
+)
+longest_id_rejected = _with_rule(
+    lambda r: r.isascii() and r.isdigit() and len(r) < 18,
+    "longest_id_rejected",
+    "Off by one at the limit: an 18-digit id is allowed.",
+)
+
+
 MUTANTS = {
     f.__name__: f
     for f in (
@@ -202,5 +245,10 @@ MUTANTS = {
         id_as_string,
         always_the_first_user,
         hangs_on_unknown,
+        accepts_a_plus_sign,
+        limit_counts_digits_after_zeros,
+        leading_zeros_rejected,
+        zero_is_malformed,
+        longest_id_rejected,
     )
 }

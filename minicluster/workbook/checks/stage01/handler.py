@@ -36,10 +36,16 @@ class HandlerCheck(Checker):
     """``get_user(request, db)``: 200 / 404 / 400, JSON every time, the id only ever a parameter."""
 
     exercise_id = "01.handler"
-    known_ids = ("1", "37", "60")
-    unknown_ids = ("61", "999999")
+    #: raw id in the URL -> the user it names (leading zeros are still 1 to 18 ASCII digits)
+    known_ids = {"1": 1, "37": 37, "60": 60, "007": 7, "0" * 16 + "37": 37}
+    #: well-formed, nobody has them: zero, just past the last user, the longest id allowed
+    unknown_ids = ("61", "999999", "0", "9" * 18)
     malformed_ids = (
         "abc",
+        "+5",  # a sign is not a digit
+        "-0",
+        "0" * 18 + "1",  # 19 characters: zero padding does not make it shorter
+        "0x1F",
         "12abc",
         "",
         "1.5",
@@ -62,9 +68,9 @@ class HandlerCheck(Checker):
                     str(r[0]): {"id": r[0], "name": r[1], "email": r[2]} for r in db.execute("SELECT * FROM users")
                 }
                 with db.connect() as conn:
-                    for raw in self.known_ids:
+                    for raw, user in self.known_ids.items():
                         data = self._ask(get_user, conn, raw, 200)
-                        if data != users[raw]:
+                        if data != users[str(user)]:
                             raise Failure(
                                 f"{_request_line(raw)}: the body was {describe(data)}; expected the user's "
                                 f"id, name and email as a JSON object with exactly those keys"
