@@ -1,5 +1,7 @@
 """Wrong answers to ``01.capacity``, each one a mistake a learner could make."""
 
+import math
+
 
 def workers_times_service(workers, service_time_s, think_time_s=0.0):
     return workers * service_time_s, workers * (service_time_s + think_time_s) / service_time_s
@@ -58,6 +60,16 @@ def loops_forever(workers, service_time_s, think_time_s=0.0):
     return throughput, float(workers)
 
 
+def throughput_truncated(workers, service_time_s, think_time_s=0.0):
+    """Right formulas, but int() on the throughput: 42.86 req/s becomes 42."""
+    return float(int(workers / service_time_s)), workers * (service_time_s + think_time_s) / service_time_s
+
+
+def knee_rounded_up(workers, service_time_s, think_time_s=0.0):
+    """Rounds the knee up to whole users: 8.33 becomes 9 (an estimate, not a head count)."""
+    return workers / service_time_s, float(math.ceil(workers * (service_time_s + think_time_s) / service_time_s))
+
+
 MUTANTS = {
     f.__name__: f
     for f in (
@@ -72,5 +84,7 @@ MUTANTS = {
         returns_none,
         memorised_examples,
         loops_forever,
+        throughput_truncated,
+        knee_rounded_up,
     )
 }

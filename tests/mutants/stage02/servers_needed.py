@@ -54,6 +54,16 @@ def memorised_examples(target_qps, per_server_qps, headroom=0.25, spares=1):
     return table.get((target_qps, per_server_qps, headroom, spares), 2)
 
 
+def never_fewer_than_two(target_qps, per_server_qps, headroom=0.25, spares=1):
+    """Always plans at least two servers, even when one is enough and no spare was asked for."""
+    return max(2, math.ceil(target_qps / (per_server_qps * (1 - headroom))) + spares)
+
+
+def truncates_capacity(target_qps, per_server_qps, headroom=0.25, spares=1):
+    """Takes int() of the usable capacity per server: 108.5 req/s becomes 108, one server too many."""
+    return math.ceil(target_qps / int(per_server_qps * (1 - headroom))) + spares
+
+
 MUTANTS = {
     f.__name__: f
     for f in (
@@ -67,5 +77,7 @@ MUTANTS = {
         headroom_on_the_target,
         forgets_return,
         memorised_examples,
+        never_fewer_than_two,
+        truncates_capacity,
     )
 }

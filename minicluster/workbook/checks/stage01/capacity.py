@@ -21,6 +21,9 @@ class CapacityCheck(Checker):
         ((16, 0.002, 0.0), (8000.0, 16.0)),
         ((2, 0.1, 0.9), (20.0, 20.0)),
         ((3, 0.25, 0.25), (12.0, 6.0)),
+        # answers that are not whole numbers: rounding or truncating is wrong here
+        ((3, 0.07, 0.0), (3 / 0.07, 3.0)),
+        ((5, 0.03, 0.02), (5 / 0.03, 5 * 0.05 / 0.03)),
     )
     measured = {"workers": 4, "service_time": 0.02, "users": 24, "duration": 0.6}
     #: The estimate may be this much above (overheads) or below the measured throughput.

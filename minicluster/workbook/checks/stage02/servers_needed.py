@@ -21,6 +21,8 @@ class ServersNeededCheck(Checker):
         ((10_000, 400, 0.3, 2), 38),
         ((600, 200, 0.25, 0), 4),
         ((150, 200, 0.25, 1), 2),
+        ((120, 200, 0.25, 0), 1),  # one server is enough, and no spare was asked for
+        ((325, 108.5, 0.0, 0), 3),  # a capacity that is not a whole number: 325 / 108.5 = 2.995...
     )
     #: The simulated run: servers of 4 workers x 20 ms (200 req/s each) at this load, one of them down.
     run = {"target_qps": 240, "workers": 4, "service_time": 0.02, "duration": 1.0, "p99_limit": 0.15}
