@@ -180,6 +180,35 @@ class LastOfTies(_Counting):
         return best
 
 
+class TiesByName(_Counting):
+    """Breaks ties by the backend's name instead of its place in the list."""
+
+    def choose(self, backends, request):
+        with self.lock:
+            return self.take(min(_alive(backends), key=lambda b: (self.count(b), b.name)))
+
+
+class ReleaseResetsToZero(_Counting):
+    """release() forgets every request in progress on the backend, not just the one that finished."""
+
+    def choose(self, backends, request):
+        with self.lock:
+            return self.take(min(_alive(backends), key=self.count))
+
+    def release(self, backend, request):
+        with self.lock:
+            self.counts[backend.name] = 0
+
+
+class AllToTheFirstHealthy(_Counting):
+    """Counts, but skips an ejected backend by falling through to the first healthy one every time."""
+
+    def choose(self, backends, request):
+        with self.lock:
+            best = min(backends, key=self.count)
+            return self.take(best if best.healthy else _alive(backends)[0])
+
+
 MUTANTS = {
     cls.__name__: cls
     for cls in (
@@ -197,5 +226,8 @@ MUTANTS = {
         NoneWhenAllEjected,
         LockNeverReleased,
         LastOfTies,
+        TiesByName,
+        ReleaseResetsToZero,
+        AllToTheFirstHealthy,
     )
 }

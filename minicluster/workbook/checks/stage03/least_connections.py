@@ -26,6 +26,7 @@ class LeastConnectionsCheck(Checker):
         if not callable(policy_class):
             raise Failure(f"expected the class LeastConnections, got {describe(policy_class)}")
         self._spreads_and_releases(policy_class)
+        self._ties_and_partial_releases(policy_class)
         self._respects_health(policy_class)
         self._thread_safe(policy_class)
         # The whole race runs under one timeout: a choose() that hangs only under load cannot hang the check.
@@ -41,7 +42,8 @@ class LeastConnectionsCheck(Checker):
                 f"{round_robin * 1000:.0f} ms; least connections should send the slow server far fewer requests"
             )
         return [
-            "spreads requests in progress evenly and follows every release, ties to the first backend",
+            "spreads requests in progress evenly and follows every release (one off, not all), ties to the "
+            "first backend in the list whatever its name",
             "never picks an ejected backend, and raises NoHealthyBackend when all are ejected",
             "counts stay exact when choices and releases race, bytecode by bytecode, and under 8 busy threads",
             "with one server 10x slower, p99 is under half of round robin's",
@@ -88,14 +90,41 @@ class LeastConnectionsCheck(Checker):
                     f"picked {again.name}: does release() take one away from the right backend?"
                 )
 
+    def _ties_and_partial_releases(self, policy_class) -> None:
+        """Ties go to the first in the list (not the first by name); a release takes one off, not all."""
+        backends = [Backend(name) for name in ("web3", "web1", "web4", "web2")]
+        policy = self._new(policy_class)
+        on = "choose() on a fresh policy with backends listed web3, web1, web4, web2"
+        first = self._choose(policy, backends, on)
+        if first is not backends[0]:
+            raise Failure(f"{on}: picked {first.name}; ties go to the backend that comes first in the list (web3)")
+        for i in range(7):
+            self._choose(policy, backends, f"choose() #{i + 2} of 8 on 4 backends")
+        self._release(policy, backends[3], "release(web2) with 2 requests in progress on every backend")
+        picks = [self._choose(policy, backends, "choose() after release(web2)").name for _ in range(2)]
+        if picks != ["web2", "web3"]:
+            raise Failure(
+                f"with 2 requests in progress on every backend, release(web2) leaves web2 with 1: the next two "
+                f"picks should be web2 then web3 (all tied at 2, first in the list), but they were {picks}; "
+                "does release() take away exactly one?"
+            )
+
     def _respects_health(self, policy_class) -> None:
         backends = _backends(4)
         policy = self._new(policy_class)
         backends[1].healthy = False
+        picked_names = []
         for i in range(12):
             picked = self._choose(policy, backends, f"choose() #{i + 1} with {backends[1].name} ejected")
             if not picked.healthy:
                 raise Failure(f"choose() picked {picked.name}, which the health check ejected")
+            picked_names.append(picked.name)
+        spread = {b.name: picked_names.count(b.name) for b in backends if b.healthy}
+        if set(spread.values()) != {4}:
+            raise Failure(
+                f"12 requests in progress with {backends[1].name} ejected went {spread}: the three healthy "
+                "backends should get 4 each"
+            )
         for b in backends:
             b.healthy = False
         self.expect_raises(
