@@ -105,6 +105,13 @@ class OpensBeforeReusing(_Pool):
         return self.connect() if new else super().acquire()
 
 
+class IgnoresItsTimeout(_Pool):
+    """Always waits its own default of 2 s, whatever timeout the pool was made with."""
+
+    def __init__(self, connect, size, timeout=2.0):
+        super().__init__(connect, size, 2.0)
+
+
 MUTANTS = {
     cls.__name__: cls
     for cls in (
@@ -117,5 +124,6 @@ MUTANTS = {
         ReleaseWakesNobody,
         LendsWithoutRemoving,
         OpensBeforeReusing,
+        IgnoresItsTimeout,
     )
 }

@@ -96,6 +96,13 @@ class ConnectionPoolCheck(Checker):
             raise Failure(
                 f"acquire() gave up after {waited * 1000:.0f} ms; wait up to the timeout ({self.timeout} s) first"
             )
+        # Bounded from above too, with a second to spare for a busy machine: a timeout that is ignored
+        # (a default of seconds instead of the one given) keeps every borrower waiting that much longer.
+        if waited > self.timeout + 1.0:
+            raise Failure(
+                f"acquire() raised only after {waited:.1f} s on a pool made with timeout={self.timeout} s: "
+                "use the timeout the pool was given"
+            )
 
     def _no_leak(self, pool_class) -> None:
         pool = self._new(pool_class, _Connect(), 2)
