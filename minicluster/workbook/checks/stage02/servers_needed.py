@@ -49,10 +49,8 @@ class ServersNeededCheck(Checker):
 
     def _plan(self, fn, args, defaults=False):
         on = f"servers_needed{args}" if not defaults else f"servers_needed{args} (default headroom and spares)"
-        got = self.call(fn, *args, on=on)
-        if got is None:
-            raise Failure(f"{on}: returned None — did you forget a `return`?")
-        if not isinstance(got, int) or isinstance(got, bool):
+        got = self.returns(int, fn, *args, on=on, what="you can only run a whole number of servers: return an int")
+        if isinstance(got, bool):
             raise Failure(f"{on}: returned {describe(got)}; you can only run a whole number of servers: return an int")
         return got
 
