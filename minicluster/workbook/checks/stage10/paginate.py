@@ -160,19 +160,34 @@ class PaginateCheck(Checker):
 
     @staticmethod
     def _compare(got, expected, on) -> None:
-        seen: dict[int, int] = {}
+        """Name the first difference the way a learner can act on: out of order, skipped, or repeated."""
+        first_at: dict[int, int] = {}
         for i, post in enumerate(got):
-            if post.post_id in seen:
-                raise Failure(f"{on}: {_show(post)} returned twice (positions {seen[post.post_id]} and {i})")
-            seen[post.post_id] = i
+            first_at.setdefault(post.post_id, i)
         for i, (g, e) in enumerate(zip(got, expected)):
-            if g != e:
-                tie = " (they share created_at: break ties by post_id)" if g.created_at == e.created_at else ""
-                raise Failure(f"{on}: position {i}: expected {_show(e)}, got {_show(g)}{tie}")
-        if len(got) != len(expected):
-            missing = expected[len(got)] if len(got) < len(expected) else None
-            detail = f"; the first missing is {_show(missing)}" if missing else ""
-            raise Failure(f"{on}: {len(got)} posts returned, the store holds {len(expected)}{detail}")
+            if g == e:
+                continue
+            if first_at[g.post_id] < i:
+                raise Failure(f"{on}: {_show(g)} returned twice (positions {first_at[g.post_id]} and {i})")
+            if e.post_id not in first_at:
+                raise Failure(
+                    f"{on}: {_show(e)} was skipped (it belongs at position {i}, where {_show(g)} came): every "
+                    "shard's rows merged in feed order, and each page continuing right after the last post it "
+                    "returned, leave no gap"
+                )
+            tie = " (they share created_at: break ties by post_id)" if g.created_at == e.created_at else ""
+            raise Failure(
+                f"{on}: position {i}: {_show(e)} must come before {_show(g)}, in (created_at, post_id) order{tie}"
+            )
+        if len(got) > len(expected):
+            extra = got[len(expected)]
+            again = first_at[extra.post_id] < len(expected)
+            raise Failure(f"{on}: {_show(extra)} returned {'twice' if again else 'but not in the store'}")
+        if len(got) < len(expected):
+            raise Failure(
+                f"{on}: {len(got)} posts returned, the store holds {len(expected)}; the first missing is "
+                f"{_show(expected[len(got)])}"
+            )
 
     # -- the hard cases ---------------------------------------------------------------------------
     def _bad_cursors(self, paginate, store) -> None:
