@@ -155,8 +155,9 @@ def sweep(
     rows = []
     for value, result in zip(values, results):
         measured_l, little = result.littles_law()
-        rows.append({parameter: value, **load_row(result), "L": measured_l, "lambda_W": little})
-        rows[-1]["errors"] = rows[-1].pop("errors")  # errors last, as in every other table
+        row = load_row(result)
+        errors = row.pop("errors")  # last, as in every other table
+        rows.append({parameter: value, **row, "L": measured_l, "lambda_W": little, "errors": errors})
     throughputs = [r.throughput for r in results]
     figures = {"best": max(throughputs), "knee": knee(values, throughputs), "ceiling": ceiling}
     loads = {f"{parameter}={v}": r for v, r in zip(values, results)}

@@ -145,6 +145,7 @@ class Remote:
         self._server = server
 
     def __getattr__(self, name: str):
+        """Called once per method name: the wrapper is kept on the instance, off the request's hot path."""
         attribute = getattr(self._client, name)
         if not callable(attribute):
             return attribute
@@ -159,6 +160,7 @@ class Remote:
                 net.hop(there, here)
             return result
 
+        setattr(self, name, call)
         return call
 
     def close(self) -> None:

@@ -105,14 +105,14 @@ def compare_policies(
             result = open_loop(stage.target(), rate=rate, duration=duration, keys=UniformKeys(1000), seed=seed)
             share = {w.name: stage.lb.metrics.counter(f"to_{w.name}").value for w in stage.webs}
         loads[name], shares[name] = result, share
-        p = result.latency.percentiles((50, 99))
+        row = load_row(result)
         rows.append(
             {
                 "policy": name,
-                "p50_ms": p["p50"] * 1000,
-                "p99_ms": p["p99"] * 1000,
+                "p50_ms": row["p50_ms"],
+                "p99_ms": row["p99_ms"],
                 "to slow web1 %": share["web1"] / (sum(share.values()) or 1),
-                "errors": result.errors,
+                "errors": row["errors"],
             }
         )
     title = f"{rate:g} req/s through each policy, web1 {slowdown:g}x slower"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import catalog, trees
-from .catalog import Exercise, Stage, UnknownExercise, exercises, stages
+from .catalog import Exercise, Stage, UnknownExercise, UnknownStage, exercises, stages
 from .progress import Progress, ProgressError
 from .result import CheckResult
 from .trees import LearnerFileError
@@ -24,6 +24,7 @@ __all__ = [
     "LearnerFileError",
     "Stage",
     "UnknownExercise",
+    "UnknownStage",
     "check",
     "exercises",
     "load",

@@ -16,6 +16,10 @@ class UnknownExercise(MiniclusterError, LookupError):
     """No exercise has that id."""
 
 
+class UnknownStage(MiniclusterError, LookupError):
+    """No stage has that number, or the stage is planned and not built yet."""
+
+
 @dataclass(frozen=True)
 class Stage:
     """One stage of the workbook (one row of the stage grid in ``info.toml``)."""
@@ -39,7 +43,7 @@ class Stage:
     def import_module(self):
         """``minicluster.stages.<module>`` (only a ready stage has one)."""
         if not self.ready:
-            raise UnknownExercise(f"stage {self.number} ({self.title}) is planned, not built yet")
+            raise UnknownStage(f"stage {self.number} ({self.title}) is planned, not built yet")
         return importlib.import_module(f"minicluster.stages.{self.module}")
 
 
@@ -80,11 +84,11 @@ def stages() -> tuple[Stage, ...]:
 
 
 def stage(number: object) -> Stage:
-    """The stage with this number, or :class:`UnknownExercise` saying which exist."""
+    """The stage with this number, or :class:`UnknownStage` saying which exist."""
     for s in stages():
         if s.number == number:
             return s
-    raise UnknownExercise(f"no stage {number!r} (stages: 1 to {len(stages())})")
+    raise UnknownStage(f"no stage {number!r} (stages: 1 to {len(stages())})")
 
 
 @functools.cache
