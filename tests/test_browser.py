@@ -41,8 +41,8 @@ def lab(tmp_path_factory):
     root = tmp_path_factory.mktemp("lab")
     shutil.copytree(ROOT / "notebooks", root / "notebooks")
     env = {"MINICLUSTER_ROOT": str(ROOT), "MINICLUSTER_TREE": "stubs", "MINICLUSTER_STATE": str(root / "p.json")}
-    with browser.lab(root, env, settings=root.parent / f"{root.name}-settings") as server:
-        yield server
+    with browser.lab(root, env, settings=root.parent / f"{root.name}-settings") as (url, token):
+        yield url, token, root
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +61,7 @@ def _shot(driver, name: str) -> None:
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_every_diagram_and_plot_renders_no_error_shows_and_nothing_is_modified(driver, lab, path):
-    url, token = lab
+    url, token, _ = lab
     diagrams, images = browser.stored(path, "text/vnd.mermaid"), browser.stored(path, "image/png")
     try:
         browser.open_notebook(driver, url, token, f"notebooks/{path.name}", diagrams)
@@ -82,8 +82,33 @@ def test_every_diagram_and_plot_renders_no_error_shows_and_nothing_is_modified(d
         raise
 
 
+def test_a_notebook_opened_second_in_a_page_is_saved_exactly_as_committed(driver, lab):
+    """A learner opens notebook 01, then 02 in the same page: Lab draws 02's diagram under another SVG id
+    (its counter runs per page) and marks it modified; saved (autosave does), the file must still be the
+    committed one, or ``git status`` shows a notebook nobody edited (minicluster.workbook.labext)."""
+    url, token, root = lab
+    first, second = NOTEBOOKS[0], NOTEBOOKS[1]
+    try:
+        browser.open_notebook(driver, url, token, f"notebooks/{first.name}", browser.stored(first, "text/vnd.mermaid"))
+        browser.open_in_page(driver, f"notebooks/{second.name}")
+        diagrams = browser.stored(second, "text/vnd.mermaid")
+        browser.wait(
+            driver,
+            lambda d: (s := d.execute_script(browser.PAGE_STATE))["mermaidWithSvg"] >= diagrams and s["dirty"],
+            60,
+            f"{second.name} drawn in the same page (and marked modified: its SVG ids differ from the stored ones)",
+        )
+        browser.save_in_page(driver)
+        browser.wait(driver, lambda d: d.execute_script(browser.PAGE_STATE)["dirty"] is False, 30, "the save")
+        saved = (root / "notebooks" / second.name).read_text(encoding="utf-8")
+        assert saved == second.read_text(encoding="utf-8"), "saving changed the file: is the server extension on?"
+    except BaseException:
+        _shot(driver, "second-in-page")
+        raise
+
+
 def test_run_all_in_the_browser_shows_not_attempted_for_every_check(driver, lab):
-    url, token = lab
+    url, token, _ = lab
     path = ROOT / "notebooks" / "01_single_server.ipynb"
     notebook = json.loads(path.read_text(encoding="utf-8"))
     checks = sum(1 for c in notebook["cells"] if c["cell_type"] == "code" and "".join(c["source"]).startswith("check("))

@@ -3,7 +3,8 @@
 Two users: ``tests/test_browser.py`` (every notebook renders, Run All says "not attempted") and
 ``python -m minicluster.workbook.notebooks`` (which saves each notebook once through JupyterLab, so
 the file holds what JupyterLab itself writes: the SVG its Mermaid renderer caches for each diagram.
-Without it, merely opening a notebook would mark it modified and show up in ``git status``).
+Without it, merely opening a notebook would mark it modified and show up in ``git status``; the
+server extension :mod:`minicluster.workbook.labext` covers a notebook opened second in a page).
 
 Chromium and its driver are Debian's ``chromium`` and ``chromium-driver``; selenium drives them.
 Nothing is downloaded at run time.
@@ -71,6 +72,7 @@ def lab(root: Path, env: dict[str, str] | None = None, settings: Path | None = N
     command = [
         sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
         f"--ServerApp.token={token}", f"--ServerApp.root_dir={root}", "--LabApp.news_url=",
+        "--LabApp.expose_app_in_browser=True",  # window.jupyterapp: open and save as the menus do
     ]  # fmt: skip
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")  # CI runs as root; JupyterLab refuses to without it
@@ -178,6 +180,16 @@ def open_notebook(driver, url: str, token: str, relative: str, diagrams: int) ->
         60,
         f"{relative} to open and draw its {diagrams} diagrams",
     )
+
+
+def open_in_page(driver, relative: str) -> None:
+    """Open ``relative`` in the page already showing, as a double-click in the file browser does."""
+    driver.execute_script("window.jupyterapp.commands.execute('docmanager:open', {path: arguments[0]})", relative)
+
+
+def save_in_page(driver) -> None:
+    """Save the notebook in front, as File → Save does."""
+    driver.execute_script("window.jupyterapp.commands.execute('docmanager:save')")
 
 
 def save_through_lab(paths: list[Path]) -> None:
