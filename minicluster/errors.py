@@ -36,6 +36,10 @@ class TooManyConnections(MiniclusterError, ConnectionError):
     """A database refused a connection because ``max_connections`` are already open."""
 
 
+class PoolTimeout(MiniclusterError, TimeoutError):
+    """No connection became free within a connection pool's timeout."""
+
+
 class Overloaded(MiniclusterError, RuntimeError):
     """A web server's request queue is full, so the request was rejected (HTTP 503)."""
 

@@ -18,15 +18,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 from .clock import Clock, RealClock
-from .errors import ConfigError, MiniclusterError, check_positive
+from .errors import ConfigError, PoolTimeout, check_positive
 from .metrics import Histogram
 from .nodes import Node
 from .storage import DatabaseNode
-
-
-class PoolTimeout(MiniclusterError, TimeoutError):
-    """No connection became free within the pool's timeout."""
-
 
 #: Handed to a waiter instead of a connection: "a slot is free, open a connection yourself".
 _OPEN_ONE = object()

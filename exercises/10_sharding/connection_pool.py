@@ -3,6 +3,9 @@
 Many requests share a few database connections: a request borrows one, runs its query, gives it back.
 When all are busy, borrowers wait in line, first come first served, and give up after a timeout
 instead of waiting forever. A connection must come back even when the query raises.
+
+Opening a connection is slow (a network round trip, a login): the pool must not make everyone else wait
+while one borrower's ``connect()`` runs, and a ``connect()`` that fails must not use up a place.
 """
 
 import collections
@@ -10,22 +13,25 @@ import threading
 import time
 from contextlib import contextmanager
 
-from minicluster.proxy import PoolTimeout
+from minicluster.errors import PoolTimeout
 
 
 class ConnectionPool:
     """At most ``size`` connections, made by calling ``connect()`` when needed."""
 
     def __init__(self, connect, size, timeout=2.0):
-        """A pool that opens connections lazily with ``connect()``, never more than ``size``."""
+        """A pool that opens connections lazily with ``connect()``, never more than ``size``; a borrower
+        waits at most ``timeout`` seconds."""
         # TODO: write this (the docstring says what it must do), then run: minicluster check 10.connection_pool
         raise NotImplementedError
 
     def acquire(self):
         """Return a connection: an idle one, else a new one while fewer than ``size`` are open, else wait.
 
-        Waiting borrowers are served in the order they arrived. Raise ``PoolTimeout`` when none comes
-        within ``timeout`` seconds.
+        Waiting borrowers are served in the order they arrived; one arriving just as a connection comes
+        back joins the end of the line too. Raise ``PoolTimeout`` when none comes within ``timeout``
+        seconds of this call (however often the borrower is woken meanwhile). Call ``connect()`` outside
+        the lock; if it raises, the error reaches this borrower and its place is free again.
         """
         # TODO: write this (the docstring says what it must do), then run: minicluster check 10.connection_pool
         raise NotImplementedError

@@ -12,7 +12,10 @@ from sortedcontainers import SortedDict
 
 
 def position(value):
-    """A 64-bit position on the ring that is the same in every process (unlike Python's hash())."""
+    """A 64-bit position on the ring that is the same in every process (unlike Python's hash()).
+
+    Keep this function and use it for every point and key: the check uses it to work out where each
+    key belongs."""
     # TODO: write this (the docstring says what it must do), then run: minicluster check 10.hash_ring
     raise NotImplementedError
 
@@ -36,6 +39,7 @@ class HashRing:
         raise NotImplementedError
 
     def lookup(self, key):
-        """The node that owns ``key``: the first point clockwise from the key's position."""
+        """The node that owns ``key``: the first point at or after ``position(key)``, clockwise (past the
+        largest point, wrap around to the smallest). Raise ``LookupError`` when the ring has no nodes."""
         # TODO: write this (the docstring says what it must do), then run: minicluster check 10.hash_ring
         raise NotImplementedError

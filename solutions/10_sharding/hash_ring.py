@@ -12,7 +12,10 @@ from sortedcontainers import SortedDict
 
 
 def position(value):
-    """A 64-bit position on the ring that is the same in every process (unlike Python's hash())."""
+    """A 64-bit position on the ring that is the same in every process (unlike Python's hash()).
+
+    Keep this function and use it for every point and key: the check uses it to work out where each
+    key belongs."""
     return int.from_bytes(hashlib.sha256(str(value).encode()).digest()[:8], "big")
 
 
@@ -37,7 +40,8 @@ class HashRing:
             self.points.pop(position(f"{node}#{i}"), None)
 
     def lookup(self, key):
-        """The node that owns ``key``: the first point clockwise from the key's position."""
+        """The node that owns ``key``: the first point at or after ``position(key)``, clockwise (past the
+        largest point, wrap around to the smallest). Raise ``LookupError`` when the ring has no nodes."""
         if not self.points:
             raise LookupError("the ring has no nodes")
         index = self.points.bisect_left(position(key))

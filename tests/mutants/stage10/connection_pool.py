@@ -1,9 +1,11 @@
 """Wrong pools for ``10.connection_pool``: the reference pool with one part replaced."""
 
 import collections
+import threading
+import time
 from contextlib import contextmanager
 
-from minicluster.proxy import PoolTimeout
+from minicluster.errors import PoolTimeout
 from minicluster.workbook import load
 
 #: The reference pool (one Condition, FIFO tickets): each mutant below replaces one of its parts.
@@ -112,6 +114,123 @@ class IgnoresItsTimeout(_Pool):
         super().__init__(connect, size, 2.0)
 
 
+class RestartsItsDeadline(_Pool):
+    """Waits ``timeout`` again after every wake-up: behind a moving line it waits far past its timeout."""
+
+    def acquire(self):
+        ticket = object()
+        with self.changed:
+            self.line.append(ticket)
+            try:
+                while not (self.line[0] is ticket and (self.idle or self.opened < self.size)):
+                    if not self.changed.wait(self.timeout):
+                        raise PoolTimeout("busy")
+                if self.idle:
+                    return self.idle.pop()
+                self.opened += 1
+            finally:
+                self.line.remove(ticket)
+                self.changed.notify_all()
+        return self.connect()
+
+
+class CountsAFailedConnect(_Pool):
+    """Counts the slot as open before connect(), and keeps counting it when connect() raises."""
+
+    def acquire(self):
+        ticket = object()
+        deadline = time.monotonic() + self.timeout
+        with self.changed:
+            self.line.append(ticket)
+            try:
+                while not (self.line[0] is ticket and (self.idle or self.opened < self.size)):
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise PoolTimeout("busy")
+                    self.changed.wait(remaining)
+                if self.idle:
+                    return self.idle.pop()
+                self.opened += 1
+            finally:
+                self.line.remove(ticket)
+                self.changed.notify_all()
+        return self.connect()
+
+
+class ConnectsUnderTheLock(_Pool):
+    """Calls connect() while holding the pool's lock: one slow connect stalls every borrower and release."""
+
+    def acquire(self):
+        ticket = object()
+        deadline = time.monotonic() + self.timeout
+        with self.changed:
+            self.line.append(ticket)
+            try:
+                while not (self.line[0] is ticket and (self.idle or self.opened < self.size)):
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise PoolTimeout("busy")
+                    self.changed.wait(remaining)
+                if self.idle:
+                    return self.idle.pop()
+                conn = self.connect()
+                self.opened += 1
+                return conn
+            finally:
+                self.line.remove(ticket)
+                self.changed.notify_all()
+
+
+class _Condition(threading.Condition):
+    """notify_all() that wakes one waiter."""
+
+    def notify_all(self):
+        self.notify()
+
+
+class WakesOneWaiter(_Pool):
+    """notify() where notify_all() is needed: a woken waiter that is not first in line goes back to
+    sleep, and the first one is never told a connection came back."""
+
+    def __init__(self, connect, size, timeout=2.0):
+        super().__init__(connect, size, timeout)
+        self.changed = _Condition()
+
+
+class LateArrivalFirst(_Pool):
+    """Takes an idle connection without looking at the line: a borrower arriving just after a release
+    gets it ahead of the one who waited."""
+
+    def acquire(self):
+        with self.changed:
+            if self.idle:
+                return self.idle.pop()
+        return super().acquire()
+
+
+class NoLine(_Pool):
+    """Every waiter woken at once races for the connection (notify_all, no line): served in any order."""
+
+    def acquire(self):
+        deadline = time.monotonic() + self.timeout
+        with self.changed:
+            while not (self.idle or self.opened < self.size):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise PoolTimeout("busy")
+                self.changed.wait(remaining)
+            if self.idle:
+                return self.idle.pop()
+            self.opened += 1
+        try:
+            return self.connect()
+        except BaseException:
+            with self.changed:
+                self.opened -= 1
+                self.changed.notify_all()
+            raise
+
+
 MUTANTS = {
     cls.__name__: cls
     for cls in (
@@ -125,5 +244,11 @@ MUTANTS = {
         LendsWithoutRemoving,
         OpensBeforeReusing,
         IgnoresItsTimeout,
+        RestartsItsDeadline,
+        CountsAFailedConnect,
+        ConnectsUnderTheLock,
+        WakesOneWaiter,
+        LateArrivalFirst,
+        NoLine,
     )
 }

@@ -5,7 +5,7 @@ import hashlib
 import random
 
 
-def _position(value):
+def position(value):
     return int.from_bytes(hashlib.sha256(str(value).encode()).digest()[:8], "big")
 
 
@@ -19,7 +19,7 @@ class _Ring:
             self.add(node)
 
     def place(self, node, i):
-        return _position(f"{node}#{i}")
+        return position(f"{node}#{i}")
 
     def add(self, node):
         for i in range(self.vnodes):
@@ -31,7 +31,7 @@ class _Ring:
     def lookup(self, key):
         if not self.points:
             raise LookupError("empty")
-        i = bisect.bisect_left(self.points, (_position(key), ""))
+        i = bisect.bisect_left(self.points, (position(key), ""))
         return self.points[i % len(self.points)][1]
 
 
@@ -49,7 +49,7 @@ class ModuloNotARing(_Ring):
     def lookup(self, key):
         if not self.nodes:
             raise LookupError("empty")
-        return self.nodes[_position(key) % len(self.nodes)]
+        return self.nodes[position(key) % len(self.nodes)]
 
 
 class SortedModulo(ModuloNotARing):
@@ -84,7 +84,7 @@ class NoWrapAround(_Ring):
     def lookup(self, key):
         if not self.points:
             raise LookupError("empty")
-        return self.points[bisect.bisect_left(self.points, (_position(key), ""))][1]
+        return self.points[bisect.bisect_left(self.points, (position(key), ""))][1]
 
 
 class PlacedByArrivalOrder(_Ring):
@@ -97,7 +97,7 @@ class PlacedByArrivalOrder(_Ring):
     def add(self, node):
         self.arrivals += 1
         for i in range(self.vnodes):
-            bisect.insort(self.points, (_position(f"{self.arrivals}#{i}"), node))
+            bisect.insort(self.points, (position(f"{self.arrivals}#{i}"), node))
 
 
 class RandomPoints(_Ring):
@@ -108,6 +108,43 @@ class RandomPoints(_Ring):
 class NoneOnAnEmptyRing(_Ring):
     def lookup(self, key):
         return super().lookup(key) if self.points else None
+
+
+class CounterClockwise(_Ring):
+    """A key goes to the last point at or before it: the ring walked the other way."""
+
+    def lookup(self, key):
+        if not self.points:
+            raise LookupError("empty")
+        i = bisect.bisect_right(self.points, (position(key), "\uffff")) - 1
+        return self.points[i][1]  # -1 wraps to the largest point
+
+
+class StrictlyAfter(_Ring):
+    """A key exactly on a point goes to the next one ("after" instead of "at or after")."""
+
+    def lookup(self, key):
+        if not self.points:
+            raise LookupError("empty")
+        i = bisect.bisect_right(self.points, (position(key), "\uffff"))
+        return self.points[i % len(self.points)][1]
+
+
+class WrapsToTheLargest(_Ring):
+    """Past the largest point, a key stays on the largest instead of wrapping around to the smallest."""
+
+    def lookup(self, key):
+        if not self.points:
+            raise LookupError("empty")
+        i = bisect.bisect_left(self.points, (position(key), ""))
+        return self.points[min(i, len(self.points) - 1)][1]
+
+
+class AlwaysAHundredVnodes(_Ring):
+    """Ignores the vnodes argument: always 100 points per node."""
+
+    def __init__(self, nodes=(), vnodes=100):
+        super().__init__(nodes, 100)
 
 
 MUTANTS = {
@@ -122,5 +159,9 @@ MUTANTS = {
         PlacedByArrivalOrder,
         RandomPoints,
         NoneOnAnEmptyRing,
+        CounterClockwise,
+        StrictlyAfter,
+        WrapsToTheLargest,
+        AlwaysAHundredVnodes,
     )
 }

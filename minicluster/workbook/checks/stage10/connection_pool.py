@@ -26,7 +26,7 @@ class _Connect:
 def _blocked(thread: threading.Thread) -> bool:
     """Whether ``thread`` is parked in a wait (its current line calls wait/acquire/get/sleep)."""
     frame = sys._current_frames().get(thread.ident)
-    if frame is None:
+    if frame is None or frame.f_code.co_filename == __file__:  # still in the checker's code, not yet waiting
         return False
     line = linecache.getline(frame.f_code.co_filename, frame.f_lineno)
     return any(word in line for word in ("wait", "acquire", ".get(", "sleep"))
@@ -45,12 +45,19 @@ class ConnectionPoolCheck(Checker):
         self._no_leak(pool_class)
         self._never_lent_twice(pool_class)
         self._fair(pool_class)
+        self._no_cutting_in(pool_class)
+        self._deadline_from_arrival(pool_class)
+        self._failed_connect(pool_class)
+        self._slow_connect(pool_class)
         return [
             "never more than size connections; idle ones are reused",
             "a borrower waits up to the timeout, then gets PoolTimeout",
             "a connection comes back even when the code using it raises",
             "under 16 threads, no connection is ever lent to two borrowers at once",
-            "waiting borrowers are served first come, first served",
+            "waiting borrowers are served first come, first served; one arriving just after a release waits its turn",
+            "the timeout counts from the call to acquire(), however often the borrower is woken",
+            "a connect() that raises reaches the borrower and frees its place",
+            "a slow connect() holds up no other borrower",
         ]
 
     def _new(self, pool_class, connect, size, timeout=None):
@@ -159,6 +166,14 @@ class ConnectionPoolCheck(Checker):
             t.join(self.call_timeout * 2)
         if any(t.is_alive() for t in threads):
             raise Failure("16 threads borrowing from a pool of 4 never finished: a deadlock, or a lost wake-up?")
+        timeouts = [p for p in problems if "PoolTimeout" in p or "TimeoutError" in p]
+        if timeouts and len(timeouts) == len(problems):
+            raise Failure(
+                f"16 threads borrowing from a pool of 4 (timeout 5 s), each holding a connection a moment: "
+                f"{len(timeouts)} gave up ({timeouts[0]}) while connections kept coming back — a waiter was "
+                "never woken: when a connection comes back, wake every waiter (notify_all) or hand it to the "
+                "first in line"
+            )
         if problems:
             raise Failure(f"16 threads borrowing from a pool of 4: {problems[0]}")
         if connect.opened > 4:
@@ -197,3 +212,172 @@ class ConnectionPoolCheck(Checker):
                 f"four borrowers arrived in the order 0, 1, 2, 3 while the only connection was lent; they were "
                 f"served {served}: keep waiters in line, first come first served"
             )
+
+    def _no_cutting_in(self, pool_class) -> None:
+        """A borrower arriving right after a release must queue behind the one already waiting.
+
+        Deterministic: the release and the late acquire() run back to back in one thread, which keeps
+        the interpreter the whole time, so the woken waiter cannot run in between.
+        """
+        pool = self._new(pool_class, _Connect(), 1, timeout=5.0)
+        held = self.call(pool.acquire, on="acquire() on a pool of 1")
+        served: list[str] = []
+        waiter = _Borrower(pool, served, "the waiting borrower")
+        waiter.park()
+
+        def release_then_acquire():
+            pool.release(held)
+            conn = pool.acquire()
+            served.append("the late arrival")
+            pool.release(conn)
+
+        try:
+            self.call(release_then_acquire, on="release(), then at once acquire() by a newcomer, while one waited")
+        finally:
+            waiter.join(self.call_timeout)
+        if served[:1] != ["the waiting borrower"]:
+            raise Failure(
+                "a borrower was waiting for the only connection; it came back and a newcomer calling acquire() "
+                f"right then got it first (served: {', '.join(served)}): an idle connection goes to the first in "
+                "line — a newcomer joins the end of it"
+            )
+
+    def _deadline_from_arrival(self, pool_class) -> None:
+        """Ten borrowers queue for a pool of 1 (timeout 0.3 s) whose borrowers each hold it 0.25 s: each
+        release wakes everyone, but a borrower's timeout counts from its call, so the later ones give up
+        near 0.3 s. A deadline restarted on every wake-up keeps them all waiting seconds."""
+        timeout, hold = 0.3, 0.25
+        pool = self._new(pool_class, _Connect(), 1, timeout=timeout)
+        held = self.call(pool.acquire, on="acquire() on a pool of 1")
+        served: list[str] = []
+        line = [_Borrower(pool, served, f"borrower {i}", hold=hold) for i in range(10)]
+        for borrower in line:
+            borrower.park()
+        self.call(pool.release, held, on="release()")
+        for borrower in line:
+            borrower.join(self.call_timeout)
+        if any(b.thread.is_alive() for b in line):
+            raise Failure("ten borrowers waiting on a pool with timeout=0.3 s were still waiting 5 s later")
+        late = max(line, key=lambda b: b.waited)
+        if late.waited > timeout + 1.0:
+            raise Failure(
+                f"{late.name} of ten queued on a pool with timeout={timeout} s "
+                + ("got a connection" if late.outcome == "served" else "gave up")
+                + f" after {late.waited:.1f} s: the timeout counts from the call to acquire() — keep one "
+                "deadline per call, and wait only for what is left of it after each wake-up"
+            )
+
+    def _failed_connect(self, pool_class) -> None:
+        calls = []
+
+        def flaky():
+            calls.append(1)
+            if len(calls) == 1:
+                raise ConnectionRefusedError("the database refused the connection")
+            return f"connection-{len(calls)}"
+
+        pool = self._new(pool_class, flaky, 1)
+        self.expect_raises(
+            ConnectionError,
+            pool.acquire,
+            on="acquire() on a pool of 1 whose connect() raised ConnectionRefusedError",
+            instead="connect() raised: let its error reach the borrower",
+        )
+        try:
+            conn = self.call(pool.acquire, on="acquire() again, once connect() works", within=self.timeout + 2.0)
+        except Failure as failure:
+            if "PoolTimeout" in str(failure) or "TimeoutError" in str(failure):
+                raise Failure(
+                    "connect() raised once in a pool of 1; afterwards every acquire() timed out although no "
+                    "connection was open: when connect() fails, its place in the pool must be free again"
+                ) from None
+            raise
+        if conn is None or len(calls) != 2:
+            raise Failure(f"after a failed connect(), acquire() returned {describe(conn)} ({len(calls)} connect calls)")
+
+    def _slow_connect(self, pool_class) -> None:
+        """While one borrower's connect() is still running, another can give back and take connections."""
+        entered, gate = threading.Event(), threading.Event()
+        calls = []
+
+        def connect():
+            calls.append(1)
+            if len(calls) == 2:
+                entered.set()
+                gate.wait(self.call_timeout)  # a connect() that takes as long as the checker allows
+            return f"connection-{len(calls)}"
+
+        pool = self._new(pool_class, connect, 2, timeout=5.0)
+        first = self.call(pool.acquire, on="acquire() on a pool of 2")
+        opening = threading.Thread(target=_quietly(pool.acquire), daemon=True, name="slow connect")
+        opening.start()
+        try:
+            if not entered.wait(self.call_timeout):
+                raise Failure("with one of two connections lent, acquire() never called connect() for the second")
+
+            def give_back_and_take():
+                pool.release(first)
+                return pool.acquire()
+
+            try:
+                again = self.call(
+                    give_back_and_take,
+                    on="release() and acquire() while another borrower's connect() was still running",
+                    within=1.0,
+                )
+            except Failure as failure:
+                if "did not return within" in str(failure):
+                    raise Failure(
+                        "while one borrower's connect() was still running (a slow database), release() and "
+                        "acquire() of an idle connection had to wait for it: call connect() outside the lock"
+                    ) from None
+                raise
+            if again != first:
+                raise Failure(f"the idle {first!r} was given back, but acquire() returned {describe(again)}")
+        finally:
+            gate.set()
+            opening.join(self.call_timeout)
+
+
+class _Borrower:
+    """A thread that calls ``pool.acquire()``, notes when it was served (or gave up), holds the
+    connection ``hold`` seconds (its query) and gives it back."""
+
+    def __init__(self, pool, served: list[str], name: str, hold: float = 0.0) -> None:
+        self.pool, self.served, self.name, self.hold = pool, served, name, hold
+        self.outcome, self.waited = "", 0.0
+        self.thread = threading.Thread(target=self._run, daemon=True, name=name)
+
+    def _run(self) -> None:
+        started = time.perf_counter()
+        try:
+            conn = self.pool.acquire()
+        except BaseException as exc:  # a timeout, or the learner's error: both end the borrower
+            self.outcome, self.waited = type(exc).__name__, time.perf_counter() - started
+            return
+        self.outcome, self.waited = "served", time.perf_counter() - started
+        self.served.append(self.name)
+        if self.hold:
+            threading.Event().wait(self.hold)  # the borrower's query takes this long
+        self.pool.release(conn)
+
+    def park(self) -> None:
+        """Start, and return once the thread waits inside acquire() (read from its live frame)."""
+        self.thread.start()
+        for _ in range(5000):
+            if _blocked(self.thread) or not self.thread.is_alive():
+                return
+            threading.Event().wait(0.001)
+
+    def join(self, timeout: float) -> None:
+        self.thread.join(timeout)
+
+
+def _quietly(fn):
+    def run():
+        try:
+            fn()
+        except BaseException:  # noqa: S110 (the check reports what matters; this thread only opens a connection)
+            pass
+
+    return run

@@ -66,13 +66,67 @@ class HashRingCheck(Checker):
             raise Failure(f"lookup on an empty ring raised {type(exc).__name__}; raise LookupError") from None
         else:
             raise Failure(f"lookup on an empty ring returned {describe(got)}; raise LookupError")
+        self._rule_on_concrete_keys(ring_class)
         self._same_in_another_process(ring_class, before)
         return [
             "20,000 keys spread within 1.5x over 4 nodes, whatever order the nodes were added in",
             "adding a 5th node moves about 1/5 of the keys, all of them to the new node",
             "removing a node moves only its own keys",
+            "with 3 nodes at 3 points each, every key (one exactly on a point, some past the largest) goes to "
+            "the first point at or after it, clockwise",
             "the same owners in a fresh Python process (no hash() salt); LookupError on an empty ring",
         ]
+
+    def _rule_on_concrete_keys(self, ring_class) -> None:
+        """The statement's rule, key by key, on a ring small enough to compute by hand: 3 nodes at 3
+        points each (from the learner's own ``position()``). The keys include each point's own string
+        (a key exactly on a point belongs to it: "at or after"), and keys past the largest point and
+        before the smallest (both wrap to the smallest)."""
+        position = (getattr(ring_class, "__init__", None) and getattr(ring_class.__init__, "__globals__", {})).get(
+            "position"
+        )
+        if not callable(position):
+            raise Failure(
+                "keep the module's position(value) function (the stub declares it): the check uses it to work "
+                "out where each key and point sits on the ring"
+            )
+        nodes = ["shard-a", "shard-b", "shard-c"]
+        points = sorted(
+            (self.call(position, f"{node}#{i}", on=f"position('{node}#{i}')"), node) for node in nodes for i in range(3)
+        )
+        ring = self.call(ring_class, nodes, 3, on="HashRing(['shard-a', 'shard-b', 'shard-c'], vnodes=3)")
+        on_points = [f"{node}#{i}" for node in nodes for i in range(3)]
+        keys = on_points + [f"user:{k}" for k in range(300)] + list(range(300))
+        where = {k: self.call(position, k, on=f"position({k!r})") for k in keys}
+        past = [k for k in keys if where[k] > points[-1][0]]
+        before = [k for k in keys if where[k] < points[0][0]]
+
+        def owner(key):
+            return next((node for at, node in points if at >= where[key]), points[0][1])
+
+        def lookups():
+            return {k: ring.lookup(k) for k in keys}
+
+        got = self.call(lookups, on=f"{len(keys)} lookups on HashRing(3 nodes, vnodes=3)")
+        for key in on_points + past[:20] + before[:20] + keys:
+            if got[key] == owner(key):
+                continue
+            after = next((i for i, (at, _) in enumerate(points) if at >= where[key]), None)
+            if key in on_points:
+                why = "it sits exactly on one of that node's points; a key belongs to the first point at or after it"
+            elif after is None:
+                why = "it is past the largest point, so it wraps around to the smallest one"
+            else:
+                prev = points[after - 1] if after else points[-1]
+                why = (
+                    f"the first point clockwise from it is {points[after][1]}'s at {points[after][0]} "
+                    f"(the one before is {prev[1]}'s at {prev[0]})"
+                )
+            raise Failure(
+                f"HashRing(['shard-a', 'shard-b', 'shard-c'], vnodes=3).lookup({key!r}) returned {got[key]!r}; "
+                f"position({key!r}) is {where[key]} and it belongs to {owner(key)!r}: {why}. "
+                f"The ring's 9 points, smallest first: {', '.join(f'{n}@{at}' for at, n in points)}"
+            )
 
     def _owners(self, ring, on):
         def lookups():
