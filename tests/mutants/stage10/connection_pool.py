@@ -114,71 +114,78 @@ class IgnoresItsTimeout(_Pool):
         super().__init__(connect, size, 2.0)
 
 
-class RestartsItsDeadline(_Pool):
+class _Steps(_Pool):
+    """The reference acquire(), cut into the steps the mutants below replace one at a time."""
+
+    def acquire(self):
+        ticket, deadline = object(), time.monotonic() + self.timeout
+        with self.changed:
+            self.line.append(ticket)
+            try:
+                while not (self._my_turn(ticket) and (self.idle or self.opened < self.size)):
+                    self._wait(deadline)
+                if self.idle:
+                    return self.idle.pop()
+                opened = self._reserve()
+                if opened is not None:
+                    return opened
+            finally:
+                self.line.remove(ticket)
+                self.changed.notify_all()
+        return self._open()
+
+    def _my_turn(self, ticket):
+        return self.line[0] is ticket
+
+    def _wait(self, deadline):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise PoolTimeout("busy")
+        self.changed.wait(remaining)
+
+    def _reserve(self):
+        """Count a place for a connection about to be opened outside the lock (None: not opened yet)."""
+        self.opened += 1
+
+    def _open(self):
+        try:
+            return self.connect()
+        except BaseException:
+            with self.changed:
+                self.opened -= 1
+                self.changed.notify_all()
+            raise
+
+
+class RestartsItsDeadline(_Steps):
     """Waits ``timeout`` again after every wake-up: behind a moving line it waits far past its timeout."""
 
-    def acquire(self):
-        ticket = object()
-        with self.changed:
-            self.line.append(ticket)
-            try:
-                while not (self.line[0] is ticket and (self.idle or self.opened < self.size)):
-                    if not self.changed.wait(self.timeout):
-                        raise PoolTimeout("busy")
-                if self.idle:
-                    return self.idle.pop()
-                self.opened += 1
-            finally:
-                self.line.remove(ticket)
-                self.changed.notify_all()
+    def _wait(self, deadline):
+        if not self.changed.wait(self.timeout):
+            raise PoolTimeout("busy")
+
+
+class CountsAFailedConnect(_Steps):
+    """Keeps counting the place as open when connect() raises."""
+
+    def _open(self):
         return self.connect()
 
 
-class CountsAFailedConnect(_Pool):
-    """Counts the slot as open before connect(), and keeps counting it when connect() raises."""
-
-    def acquire(self):
-        ticket = object()
-        deadline = time.monotonic() + self.timeout
-        with self.changed:
-            self.line.append(ticket)
-            try:
-                while not (self.line[0] is ticket and (self.idle or self.opened < self.size)):
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        raise PoolTimeout("busy")
-                    self.changed.wait(remaining)
-                if self.idle:
-                    return self.idle.pop()
-                self.opened += 1
-            finally:
-                self.line.remove(ticket)
-                self.changed.notify_all()
-        return self.connect()
-
-
-class ConnectsUnderTheLock(_Pool):
+class ConnectsUnderTheLock(_Steps):
     """Calls connect() while holding the pool's lock: one slow connect stalls every borrower and release."""
 
-    def acquire(self):
-        ticket = object()
-        deadline = time.monotonic() + self.timeout
-        with self.changed:
-            self.line.append(ticket)
-            try:
-                while not (self.line[0] is ticket and (self.idle or self.opened < self.size)):
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        raise PoolTimeout("busy")
-                    self.changed.wait(remaining)
-                if self.idle:
-                    return self.idle.pop()
-                conn = self.connect()
-                self.opened += 1
-                return conn
-            finally:
-                self.line.remove(ticket)
-                self.changed.notify_all()
+    def _reserve(self):
+        conn = self.connect()
+        self.opened += 1
+        return conn
+
+
+class NoLine(_Steps):
+    """Every waiter woken at once races for the connection (notify_all, no line): served in any order."""
+
+    def _my_turn(self, ticket):
+        return True
 
 
 class _Condition(threading.Condition):
@@ -206,29 +213,6 @@ class LateArrivalFirst(_Pool):
             if self.idle:
                 return self.idle.pop()
         return super().acquire()
-
-
-class NoLine(_Pool):
-    """Every waiter woken at once races for the connection (notify_all, no line): served in any order."""
-
-    def acquire(self):
-        deadline = time.monotonic() + self.timeout
-        with self.changed:
-            while not (self.idle or self.opened < self.size):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise PoolTimeout("busy")
-                self.changed.wait(remaining)
-            if self.idle:
-                return self.idle.pop()
-            self.opened += 1
-        try:
-            return self.connect()
-        except BaseException:
-            with self.changed:
-                self.opened -= 1
-                self.changed.notify_all()
-            raise
 
 
 MUTANTS = {

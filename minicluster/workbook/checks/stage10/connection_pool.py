@@ -6,6 +6,7 @@ import linecache
 import sys
 import threading
 import time
+from contextlib import contextmanager
 
 from ..base import Checker, Failure, describe
 
@@ -30,6 +31,22 @@ def _blocked(thread: threading.Thread) -> bool:
         return False
     line = linecache.getline(frame.f_code.co_filename, frame.f_lineno)
     return any(word in line for word in ("wait", "acquire", ".get(", "sleep"))
+
+
+def _timed_out(text: str) -> bool:
+    """Whether a failure or problem message says the pool gave up waiting."""
+    return "PoolTimeout" in text or "TimeoutError" in text
+
+
+@contextmanager
+def _on_timeout(message: str):
+    """Inside, a Failure caused by the pool timing out becomes ``message``; other failures stand."""
+    try:
+        yield
+    except Failure as failure:
+        if _timed_out(str(failure)):
+            raise Failure(message) from None
+        raise
 
 
 class ConnectionPoolCheck(Checker):
@@ -124,15 +141,11 @@ class ConnectionPoolCheck(Checker):
             with pool.connection() as a, pool.connection() as b:
                 return a, b
 
-        try:
+        with _on_timeout(
+            "after 10 uses of `with pool.connection():` whose code raised, the pool had no connection left: "
+            "give it back in a finally"
+        ):
             self.call(failing_uses, on="10 uses of pool.connection() whose code raised, then 2 more")
-        except Failure as failure:
-            if "PoolTimeout" in str(failure) or "TimeoutError" in str(failure):
-                raise Failure(
-                    "after 10 uses of `with pool.connection():` whose code raised, the pool had no connection left: "
-                    "give it back in a finally"
-                ) from None
-            raise
 
     def _never_lent_twice(self, pool_class) -> None:
         connect = _Connect()
@@ -166,7 +179,7 @@ class ConnectionPoolCheck(Checker):
             t.join(self.call_timeout * 2)
         if any(t.is_alive() for t in threads):
             raise Failure("16 threads borrowing from a pool of 4 never finished: a deadlock, or a lost wake-up?")
-        timeouts = [p for p in problems if "PoolTimeout" in p or "TimeoutError" in p]
+        timeouts = [p for p in problems if _timed_out(p)]
         if timeouts and len(timeouts) == len(problems):
             raise Failure(
                 f"16 threads borrowing from a pool of 4 (timeout 5 s), each holding a connection a moment: "
@@ -283,15 +296,11 @@ class ConnectionPoolCheck(Checker):
             on="acquire() on a pool of 1 whose connect() raised ConnectionRefusedError",
             instead="connect() raised: let its error reach the borrower",
         )
-        try:
+        with _on_timeout(
+            "connect() raised once in a pool of 1; afterwards every acquire() timed out although no "
+            "connection was open: when connect() fails, its place in the pool must be free again"
+        ):
             conn = self.call(pool.acquire, on="acquire() again, once connect() works", within=self.timeout + 2.0)
-        except Failure as failure:
-            if "PoolTimeout" in str(failure) or "TimeoutError" in str(failure):
-                raise Failure(
-                    "connect() raised once in a pool of 1; afterwards every acquire() timed out although no "
-                    "connection was open: when connect() fails, its place in the pool must be free again"
-                ) from None
-            raise
         if conn is None or len(calls) != 2:
             raise Failure(f"after a failed connect(), acquire() returned {describe(conn)} ({len(calls)} connect calls)")
 
