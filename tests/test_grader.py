@@ -228,3 +228,31 @@ def test_a_page_whose_len_lies_is_a_failure_not_a_memory_error():
     result = check("10.paginate", lambda shards, cursor=None, page_size=20, direction="newest": (Liar(), None, False))
     assert result.status == "failed" and "list of the shards' Post objects" in result.messages[0]
     assert time.perf_counter() - started < 10
+
+
+def test_a_validator_that_lets_the_paginators_exception_through_is_told_so():
+    from tests.mutants.stage10.validate import raises_instead_of_reporting
+
+    result = check("10.validate", raises_instead_of_reporting)
+    assert result.status == "failed"
+    assert "the paginator raised InvalidCursor" in result.messages[0], result.messages
+    assert "your code raised" not in result.messages[0]
+    assert "paginate.py" not in result.messages[0], "no path into the reference or mutant paginators"
+
+
+def test_grading_a_validator_prints_no_thread_tracebacks_over_the_verdict(capfd):
+    from minicluster.workbook import load
+
+    reference = load("10.validate", tree="solutions")
+
+    def validate(paginate, store):
+        # a thread of the paginator's side that dies, as a broken paginator's fetch threads do
+        dying = threading.Thread(target=lambda: 1 / 0)
+        dying.start()
+        dying.join()
+        return reference(paginate, store)
+
+    result = check("10.validate", validate)
+    assert result.status == "passed", result.messages
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "ZeroDivisionError" not in err, err[-2000:]

@@ -244,6 +244,98 @@ def empty_cursor_is_the_first_page(shards, cursor=None, page_size=20, direction=
     return _page(shards, list(itertools.islice(_merge(per_shard, direction), page_size + 1)), page_size, direction)
 
 
+def merge_ignores_direction(shards, cursor=None, page_size=20, direction="newest"):
+    """Always merges newest-first (reverse=True): right newest-first, out of order oldest-first."""
+    per_shard = _fetch_all(shards, _after(shards, cursor, direction), direction, page_size + 1)
+    rows = list(itertools.islice(heapq.merge(*per_shard, key=lambda p: p.key, reverse=True), page_size + 1))
+    return _page(shards, rows, page_size, direction)
+
+
+def ties_reversed_inside_a_page(shards, cursor=None, page_size=20, direction="newest"):
+    """Right pages and cursors, but posts with the same created_at come out in the wrong post_id order
+    inside a page (sorted by (created_at, -post_id) for display)."""
+    per_shard = _fetch_all(shards, _after(shards, cursor, direction), direction, page_size + 1)
+    page = _page(shards, list(itertools.islice(_merge(per_shard, direction), page_size + 1)), page_size, direction)
+    shown = sorted(page.posts, key=lambda p: (p.created_at, -p.post_id), reverse=direction == "newest")
+    return Page(shown, page.next_cursor, page.has_next)
+
+
+def signature_not_checked(shards, cursor=None, page_size=20, direction="newest"):
+    """Reads the cursor's payload and its direction but never checks the signature: garbage is refused,
+    an edited cursor is obeyed."""
+    import base64
+
+    from minicluster.cursor import InvalidCursor
+
+    after = None
+    if cursor is not None:
+        try:
+            payload = cursor.split(".")[0]
+            body = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+            from datetime import datetime
+
+            after = (datetime.fromisoformat(body["t"]), body["id"])
+        except Exception:
+            raise InvalidCursor(f"{cursor!r} is not a cursor") from None
+        if body.get("d") != direction:
+            raise InvalidCursor("wrong direction")
+    per_shard = _fetch_all(shards, after, direction, page_size + 1)
+    return _page(shards, list(itertools.islice(_merge(per_shard, direction), page_size + 1)), page_size, direction)
+
+
+def bad_cursor_as_value_error(shards, cursor=None, page_size=20, direction="newest"):
+    """Refuses every bad cursor, but with a plain ValueError: a client cannot tell it from a bug."""
+    from minicluster.cursor import InvalidCursor
+
+    try:
+        after = _after(shards, cursor, direction)
+    except InvalidCursor as exc:
+        raise ValueError(f"bad cursor: {exc}") from None
+    per_shard = _fetch_all(shards, after, direction, page_size + 1)
+    return _page(shards, list(itertools.islice(_merge(per_shard, direction), page_size + 1)), page_size, direction)
+
+
+_KEPT_POOL = ThreadPoolExecutor(max_workers=32, thread_name_prefix="kept-pool")
+
+
+def raises_before_the_others_finish(shards, cursor=None, page_size=20, direction="newest"):
+    """Threads kept between pages, results taken in shard order: the first shard's error is raised while
+    the other shards are still being read (in the background, counted against the next page)."""
+    after = _after(shards, cursor, direction)
+    futures = [_KEPT_POOL.submit(s.fetch, after, direction, page_size + 1) for s in shards]
+    per_shard = [f.result() for f in futures]
+    return _page(shards, list(itertools.islice(_merge(per_shard, direction), page_size + 1)), page_size, direction)
+
+
+#: Per-shard offsets of every cursor this server issued, kept server-side (the cursor names them).
+_ISSUED_OFFSETS: dict = {}
+
+
+def offsets_through_the_node(shards, cursor=None, page_size=20, direction="newest"):
+    """Pages each shard by SQL OFFSET (the offsets kept server-side for each issued cursor): right while the
+    posts stand still, a post twice or never once they change under the walk."""
+    from minicluster.posts import SELECT_POSTS, Post, feed_order
+
+    offsets = [0] * len(shards)
+    if cursor is not None:
+        shards.codec.decode(cursor, direction)  # garbage, edited, other-direction cursors: InvalidCursor
+        offsets = _ISSUED_OFFSETS[cursor]
+
+    def fetch(shard, offset):
+        with shard.node.connect() as conn:
+            sql = f"{SELECT_POSTS} {feed_order(direction)} LIMIT ? OFFSET ?"
+            return [(shard, Post(*row)) for row in conn.execute(sql, [page_size + 1, offset]).fetchall()]
+
+    with ThreadPoolExecutor(max_workers=max(1, len(shards))) as pool:
+        per_shard = list(pool.map(fetch, shards, offsets))
+    rows = list(itertools.islice(_merge(per_shard, direction, key=lambda r: r[1].key), page_size + 1))
+    page = _page(shards, [post for _, post in rows], page_size, direction)
+    if page.next_cursor is not None:
+        taken = [shard for shard, _ in rows[:page_size]]
+        _ISSUED_OFFSETS[page.next_cursor] = [o + taken.count(s) for s, o in zip(shards, offsets)]
+    return page
+
+
 #: What each mutant does wrong, in the words a learner's validator report would use.
 DESCRIPTIONS = {
     "offset_per_shard": "pages by OFFSET, reading every shard from the start on each page",
@@ -267,6 +359,12 @@ DESCRIPTIONS = {
     "pool_of_four_threads": "asks twelve shards through a pool of four threads",
     "drops_slow_shards": "drops a shard that answers after half a second",
     "empty_cursor_is_the_first_page": "treats an empty cursor as the first page",
+    "merge_ignores_direction": "merges newest-first whatever the direction",
+    "ties_reversed_inside_a_page": "shows posts with the same created_at in the wrong order inside a page",
+    "signature_not_checked": "obeys an edited cursor (never checks its signature)",
+    "bad_cursor_as_value_error": "refuses a bad cursor with ValueError instead of InvalidCursor",
+    "offsets_through_the_node": "pages each shard by SQL OFFSET, which shifts when posts are added or deleted",
+    "raises_before_the_others_finish": "raises a shard's error while the other shards are still being read",
 }
 
 MUTANTS = {
@@ -293,6 +391,12 @@ MUTANTS = {
         pool_of_four_threads,
         drops_slow_shards,
         empty_cursor_is_the_first_page,
+        merge_ignores_direction,
+        ties_reversed_inside_a_page,
+        signature_not_checked,
+        bad_cursor_as_value_error,
+        offsets_through_the_node,
+        raises_before_the_others_finish,
     )
 }
 

@@ -47,6 +47,21 @@ def _without(name, *words):
 never_checks_concurrency = _without("never_checks_concurrency", "not concurrent")
 never_takes_a_shard_down = _without("never_takes_a_shard_down", "instead of an error")
 never_tries_bad_cursors = _without("never_tries_bad_cursors", "cursor was accepted", "not InvalidCursor")
+never_walks_oldest_first = _without("never_walks_oldest_first", "oldest first")
+never_edits_a_cursor = _without("never_edits_a_cursor", "tampered cursor")
+any_error_will_do_for_a_bad_cursor = _without("any_error_will_do_for_a_bad_cursor", "not InvalidCursor")
+never_changes_posts = _without("never_changes_posts", "while posts changed")
+accepts_an_error_while_shards_are_read = _without("accepts_an_error_while_shards_are_read", "still being read")
+
+
+def sorts_each_page_first(paginate, store):
+    """Puts each page in feed order before comparing: blind to the order of posts inside a page."""
+
+    def sorted_pages(shards, cursor=None, page_size=20, direction="newest"):
+        posts, next_cursor, has_next = paginate(shards, cursor, page_size, direction)
+        return sorted(posts, key=lambda p: p.key, reverse=direction == "newest"), next_cursor, has_next
+
+    return _validate(sorted_pages, store)
 
 
 def raises_instead_of_reporting(paginate, store):
@@ -65,5 +80,11 @@ MUTANTS = {
         never_takes_a_shard_down,
         never_tries_bad_cursors,
         raises_instead_of_reporting,
+        never_walks_oldest_first,
+        never_edits_a_cursor,
+        any_error_will_do_for_a_bad_cursor,
+        never_changes_posts,
+        sorts_each_page_first,
+        accepts_an_error_while_shards_are_read,
     )
 }

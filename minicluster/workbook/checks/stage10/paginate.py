@@ -89,7 +89,7 @@ class PaginateCheck(Checker):
             f"rows read per page of 25 over 4 shards: {rows_per_page:.1f} on average (at most 4 x 26 = 104)",
             "no duplicates and nothing lost while posts were inserted and deleted during the walk",
             "InvalidCursor for garbage, empty, tampered and wrong-direction cursors; an error, never a partial "
-            "page, when a shard is down",
+            "page, when a shard is down, raised once every other shard's fetch has finished",
         ]
 
     # -- building and walking -------------------------------------------------------------------
@@ -210,19 +210,21 @@ class PaginateCheck(Checker):
         down = store.shards[1].node
         down.crash()
         try:
-            self.expect_raises(
-                Exception,
-                paginate,
-                store.shards,
-                None,
-                5,
-                "newest",
-                on=f"with {down.name} down",
-                instead="let the shard's error through: a page that silently misses a shard is wrong without "
-                "anyone knowing",
-            )
+            self._expect_an_error(paginate, store, f"with {down.name} down")
         finally:
             down.recover()
+
+    def _expect_an_error(self, paginate, store, on) -> None:
+        self.expect_raises(
+            Exception,
+            paginate,
+            store.shards,
+            None,
+            5,
+            "newest",
+            on=on,
+            instead="let the shard's error through: a page silently missing a shard is wrong without anyone knowing",
+        )
 
     def _concurrency(self, paginate, cluster) -> float:
         posts = generate(PostsSpec(posts=25, users=20, celebrities=0, seed=15))
@@ -264,6 +266,21 @@ class PaginateCheck(Checker):
             missing = [p for p in expected if p not in got]
             detail = f"; {_show(missing[0])} from {slow.name} is missing" if missing else ""
             raise Failure(f"{on}: the page differs from the ground truth{detail}: wait for every shard")
+        # A shard down while another is slow: the error must come after every fetch has finished, or the
+        # slow one goes on reading in the background, its rows counted against whatever comes next.
+        down, slow.query_time = store.shards[0].node, 0.3
+        down.crash()
+        try:
+            self._expect_an_error(paginate, store, f"with {down.name} down and {slow.name} answering in 0.3 s")
+            still_reading = slow.open_connections
+        finally:
+            down.recover()
+        if still_reading:
+            raise Failure(
+                f"with {down.name} down and {slow.name} answering in 0.3 s, your paginator raised while "
+                f"{slow.name}'s fetch was still running: it reads on in the background, and its rows count "
+                "against the next page. Wait for every fetch (concurrent.futures.wait(futures)) before raising"
+            )
 
     def _writers(self, paginate, cluster, posts) -> None:
         store = self._store(cluster, 4, posts)

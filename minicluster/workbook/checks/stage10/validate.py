@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import threading
+import time
+from concurrent.futures.thread import _worker as _pool_worker
 
 from ....cluster import Cluster
 from ....posts import PostsSpec, ShardedPosts, generate
@@ -53,6 +57,7 @@ class ValidateCheck(Checker):
             raise Failure(f"expected a function validate(paginate, store), got {describe(validate)}")
         reference = correct_paginator()
         with contextlib.ExitStack() as stack:
+            stack.enter_context(_thread_errors_kept([]))
             stores = _Stores(self._scenarios(), stack)
             for i, scenario in enumerate(stores.names):
                 problems = self._problems(validate, reference, stores, i, "a correct paginator")
@@ -73,10 +78,62 @@ class ValidateCheck(Checker):
 
     def _problems(self, validate, paginator, stores, i, what) -> list:
         store = stores.get(i)
-        problems = self.call(validate, paginator, store, on=f"validate({what}, {stores.names[i]})")
+        on = f"validate({what}, {stores.names[i]})"
+        tagged = _tagged(paginator)
+
+        def run():
+            try:
+                return validate(tagged, store)
+            except Exception as exc:
+                if getattr(exc, _FROM_PAGINATOR, False):
+                    raise Failure(
+                        f"{on}: the paginator raised {type(exc).__name__}: {exc} — and your validator let it "
+                        "through. Call the paginator inside try/except: what it raises is a finding to report "
+                        "(or, for a bad cursor, the InvalidCursor you expect), never a reason for the validator "
+                        "to crash"
+                    ) from None
+                raise
+
+        problems = self.call(run, on=on)
         if not isinstance(problems, (list, tuple)):
             raise Failure(f"validate({what}, {stores.names[i]}) returned {describe(problems)}; return a list")
         return list(problems)
+
+
+_FROM_PAGINATOR = "_minicluster_raised_by_the_paginator"
+
+
+def _tagged(paginator):
+    """``paginator``, marking what it raises, so a verdict can say whose exception escaped."""
+
+    @functools.wraps(paginator)
+    def paginate(*args, **kwargs):
+        try:
+            return paginator(*args, **kwargs)
+        except Exception as exc:
+            with contextlib.suppress(AttributeError):  # an exception type without a __dict__ stays unmarked
+                setattr(exc, _FROM_PAGINATOR, True)
+            raise
+
+    return paginate
+
+
+@contextlib.contextmanager
+def _thread_errors_kept(into: list):
+    """While grading, exceptions in the broken paginators' own threads (a shard crashed under a thread
+    nobody waits for) are kept in ``into`` instead of printing tracebacks over the verdict; threads
+    started meanwhile (other than thread-pool workers) get two seconds to finish before the usual hook is back."""
+    before, previous = set(threading.enumerate()), threading.excepthook
+    threading.excepthook = lambda args: into.append(args.exc_value)
+    try:
+        yield into
+    finally:
+        deadline = time.monotonic() + 2.0
+        for thread in set(threading.enumerate()) - before:
+            # (a thread pool's idle workers wait for work, and report errors through futures, not the hook)
+            if thread is not threading.current_thread() and getattr(thread, "_target", None) is not _pool_worker:
+                thread.join(max(0.0, deadline - time.monotonic()))
+        threading.excepthook = previous
 
 
 class _Stores:
