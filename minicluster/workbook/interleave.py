@@ -67,13 +67,19 @@ class Interleaver:
 
         return on_call
 
-    def run(self, first: Callable[[], Any], second: Callable[[], Any]) -> list[Any]:
-        """Both calls' results (or the exceptions they raised), in order."""
+    def run(self, first: Callable[[], Any], second: Callable[[], Any], delay: int = 0) -> list[Any]:
+        """Both calls' results (or the exceptions they raised), in order.
+
+        ``delay``: the second call starts after the first has run that many bytecodes (each of its turns
+        passed without doing anything), so the two can be lined up at any point of the first.
+        """
         results: list[Any] = [None, None]
 
         def body(me: int, fn: Callable[[], Any]) -> None:
             with self._cond:
                 self._cond.wait_for(lambda: self._turn == me, timeout=self.timeout)
+            for _ in range(delay if me == 1 else 0):
+                self._hand_over(me)
             sys.settrace(self._tracer(me))
             try:
                 results[me] = fn()
@@ -94,3 +100,29 @@ class Interleaver:
         if any(t.is_alive() for t in threads):
             raise TimeoutError(f"two interleaved calls did not finish within {self.timeout:g} s")
         return results
+
+
+def steps(fn: Callable[[], Any]) -> int:
+    """How many bytecodes of learner code ``fn()`` runs (its result is dropped, its exception too)."""
+    count = 0
+
+    def local(frame, event, arg):
+        nonlocal count
+        if event == "opcode":
+            count += 1
+        return local
+
+    def on_call(frame, event, arg):
+        if event == "call" and is_learner_code(frame.f_code.co_filename):
+            frame.f_trace_opcodes = True
+            return local
+        return None
+
+    sys.settrace(on_call)
+    try:
+        fn()
+    except BaseException:  # noqa: S110 (only the count matters here)
+        pass
+    finally:
+        sys.settrace(None)
+    return count

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 
 from ....balancers import Backend, NoHealthyBackend, RoundRobin
 from ....cluster import Cluster
 from ....load import open_loop
 from ....web import Request, Response, Router
-from ...interleave import Interleaver
+from ...interleave import Interleaver, steps
 from ..base import Checker, Failure, NotAttempted, describe
 
 _REQUEST = Request("GET", "/users/1")
@@ -139,12 +140,14 @@ class LeastConnectionsCheck(Checker):
     def _thread_safe(self, policy_class) -> None:
         self._simultaneous_choices(policy_class)
         self._simultaneous_releases(policy_class)
+        self._choice_during_a_release(policy_class)
         self._churn(policy_class)
 
-    def _interleaved(self, first, second, on):
-        """Run two calls with their threads taking turns at every bytecode (see interleave.py)."""
+    def _interleaved(self, first, second, on, delay=0):
+        """Run two calls with their threads taking turns at every bytecode (see interleave.py); the second
+        starts ``delay`` bytecodes after the first."""
         try:
-            results = Interleaver(timeout=self.call_timeout).run(first, second)
+            results = Interleaver(timeout=self.call_timeout).run(first, second, delay=delay)
         except TimeoutError:
             raise Failure(f"{on}: the two calls never finished: a deadlock?") from None
         for result in results:
@@ -182,6 +185,38 @@ class LeastConnectionsCheck(Checker):
                 f"{on}: web3 should be back to 0 requests in progress, but the next picks were {picks} — one "
                 "release was lost because both threads read the old count; take the lock in release() too"
             )
+
+    def _choice_during_a_release(self, policy_class) -> None:
+        """A choose() and a release() of the same backend at the same moment. Their read-modify-writes
+        can only collide if they line up, so the release is started at each of a window of bytecodes near the end
+        of choose() (where it counts the request), one run each: deterministic."""
+        on = "a choose() while release(web1) runs, 3 backends with one request in progress each"
+
+        def fresh():
+            backends, policy = _backends(3), self._new(policy_class)
+            for i in range(3):
+                self._choose(policy, backends, f"choose() #{i + 1}")
+            return backends, policy
+
+        backends, policy = fresh()
+        choose_steps = steps(lambda: policy.choose(backends, _REQUEST))
+        backends, policy = fresh()
+        release_steps = steps(lambda: policy.release(backends[0], _REQUEST))
+        # Measured on two-lock policies: the counts collide when the release starts 0-15 bytecodes before
+        # choose_steps - release_steps (choose's count comes a few bytecodes before its end). Every other
+        # bytecode over a wider window catches them with room to spare; each run costs a correct policy
+        # ~45 ms (the interleaver's patience while one thread waits on the other's lock).
+        for delay in range(max(0, choose_steps - release_steps - 30), choose_steps - release_steps + 11, 2):
+            backends, policy = fresh()
+            choose = functools.partial(policy.choose, backends, _REQUEST)
+            self._interleaved(choose, functools.partial(policy.release, backends[0], _REQUEST), on, delay)
+            picks = [self._choose(policy, backends, f"choose() after {on}").name for _ in range(3)]
+            if picks != ["web1", "web2", "web3"]:
+                raise Failure(
+                    f"{on}: afterwards each backend should have one request in progress again, but the next picks "
+                    f"were {picks} — the choice and the release changed web1's count at the same time and one "
+                    "change was lost. choose() and release() must take the same lock"
+                )
 
     def _churn(self, policy_class) -> None:
         backends = _backends(4)
