@@ -33,6 +33,18 @@ def is_learner_code(filename: str) -> bool:
     return not any(path.startswith(p) for p in _PYTHON)
 
 
+def _learner_opcodes(local):
+    """A ``sys.settrace`` function that hands every opcode of learner code to ``local``."""
+
+    def on_call(frame, event, arg):
+        if event == "call" and is_learner_code(frame.f_code.co_filename):
+            frame.f_trace_opcodes = True
+            return local
+        return None
+
+    return on_call
+
+
 class Interleaver:
     """Runs two calls at once, switching between their threads at every bytecode of learner code."""
 
@@ -59,13 +71,7 @@ class Interleaver:
                 self._hand_over(me)
             return local
 
-        def on_call(frame, event, arg):
-            if event == "call" and is_learner_code(frame.f_code.co_filename):
-                frame.f_trace_opcodes = True
-                return local
-            return None
-
-        return on_call
+        return _learner_opcodes(local)
 
     def run(self, first: Callable[[], Any], second: Callable[[], Any], delay: int = 0) -> list[Any]:
         """Both calls' results (or the exceptions they raised), in order.
@@ -112,13 +118,7 @@ def steps(fn: Callable[[], Any]) -> int:
             count += 1
         return local
 
-    def on_call(frame, event, arg):
-        if event == "call" and is_learner_code(frame.f_code.co_filename):
-            frame.f_trace_opcodes = True
-            return local
-        return None
-
-    sys.settrace(on_call)
+    sys.settrace(_learner_opcodes(local))
     try:
         fn()
     except BaseException:  # noqa: S110 (only the count matters here)

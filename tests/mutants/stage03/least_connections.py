@@ -64,19 +64,13 @@ class LockedChooseOnly(_Counting):
         self.counts[backend.name] = self.count(backend) - 1
 
 
-class TwoLocks(_Counting):
+class TwoLocks(LockedChooseOnly):
     """One lock for choose and another for release: two choices never collide, nor two releases, but a
     choice and a release of the same backend can."""
 
     def __init__(self):
         super().__init__()
         self.release_lock = threading.Lock()
-
-    def choose(self, backends, request):
-        with self.lock:
-            best = min(_alive(backends), key=self.count)
-            self.take(best)
-        return best
 
     def release(self, backend, request):
         with self.release_lock:
