@@ -113,6 +113,8 @@ class LoadResult:
     #: ``(t, latency)`` of every response, to see latency move over time.
     latencies: TimeSeries = field(default_factory=TimeSeries)
     in_flight_samples: list[int] = field(default_factory=list)
+    #: Requests in flight integrated over time (request-seconds): the exact L is this over ``elapsed``.
+    in_flight_seconds: float = math.nan
 
     @property
     def throughput(self) -> float:
@@ -130,7 +132,10 @@ class LoadResult:
 
     @property
     def mean_in_flight(self) -> float:
-        """Requests in the system on average, sampled while the run went on (L)."""
+        """Requests in the system on average over the run (L): how long each count lasted, added up and
+        divided by the run's time (exact, unlike the samples, which a busy machine can bias)."""
+        if self.elapsed > 0 and not math.isnan(self.in_flight_seconds):
+            return self.in_flight_seconds / self.elapsed
         s = self.in_flight_samples
         return sum(s) / len(s) if s else math.nan
 
@@ -147,6 +152,7 @@ class _Recorder:
         self.start = clock.now()
         self.result = LoadResult(label, 0.0, started_at=self.start)
         self.in_flight = 0
+        self._in_flight_seconds, self._changed = 0.0, self.start
         self._lock = threading.Lock()
         self._done = threading.Event()
         self._sample_every = sample_every
@@ -157,17 +163,24 @@ class _Recorder:
         while not self._done.wait(self._sample_every):
             self.result.in_flight_samples.append(self.in_flight)
 
+    def _count(self, now: float, change: int) -> None:
+        """Under the lock: close the interval the old count lasted, then change it."""
+        self._in_flight_seconds += self.in_flight * max(0.0, now - self._changed)
+        self._changed = max(self._changed, now)
+        self.in_flight += change
+
     def begin(self) -> float:
         with self._lock:
-            self.in_flight += 1
-        return self.clock.now()
+            now = self.clock.now()
+            self._count(now, +1)
+        return now
 
     def end(self, sent: float, outcome: object) -> None:
         now = self.clock.now()
         r = self.result
         kind = _error_kind(outcome)
         with self._lock:
-            self.in_flight -= 1
+            self._count(now, -1)
             r.completed += 1
             status = getattr(outcome, "status", None)
             if isinstance(status, int):
@@ -184,7 +197,11 @@ class _Recorder:
     def finish(self) -> LoadResult:
         self._done.set()
         self._sampler.join()
-        self.result.elapsed = self.clock.now() - self.start
+        with self._lock:
+            end = self.clock.now()
+            self._count(end, 0)
+            self.result.in_flight_seconds = self._in_flight_seconds
+        self.result.elapsed = end - self.start
         return self.result
 
 

@@ -256,3 +256,27 @@ def test_grading_a_validator_prints_no_thread_tracebacks_over_the_verdict(capfd)
     assert result.status == "passed", result.messages
     err = capfd.readouterr().err
     assert "Traceback" not in err and "ZeroDivisionError" not in err, err[-2000:]
+
+
+def test_the_soak_reports_a_stable_exercise_and_fails_on_a_surviving_mutant(capsys):
+    import io
+
+    from minicluster.workbook import load, soak
+
+    assert soak.main(["--runs", "2", "--only", "01.handler", "--no-hog"]) == 0
+    assert "solution passed  2/2" in capsys.readouterr().out
+    # the solution itself posing as a mutant survives its check: the soak must say so and fail
+    out = io.StringIO()
+    posing = {"01.handler": {"the solution": load("01.handler", "solutions")}}
+    assert soak.soak(["01.handler"], 1, 1, out=out, catalogues=posing) is False
+    assert "survived: the solution" in out.getvalue()
+
+
+def test_the_cpu_hog_stops_with_its_block():
+    from minicluster.workbook import soak
+
+    with soak.cpu_hog(1):
+        pass
+    import subprocess as sp
+
+    assert "while True: pass" not in sp.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout

@@ -121,6 +121,22 @@ def test_littles_law_holds_on_a_measured_run():
     assert measured == pytest.approx(4, rel=0.15)
 
 
+def test_l_is_the_exact_time_average_of_requests_in_flight():
+    """With a clock only the requests and the thinking move, L is known exactly: one user, each request
+    taking 1 s and each think 3 s, has a request in flight a quarter of the time. Samples taken on the
+    wall clock could not tell; the time integral of the count does."""
+    clock = ManualClock()
+
+    def one_second(key):
+        clock.advance(1.0)
+        return Response(200)
+
+    result = closed_loop(one_second, users=1, requests_per_user=3, think_time=3.0, clock=clock)
+    assert result.elapsed == 12.0
+    assert result.mean_in_flight == 0.25
+    assert result.littles_law() == (0.25, 0.25)  # L = λW: 3 requests / 12 s x 1 s
+
+
 def test_bad_load_config_is_named():
     with pytest.raises(ConfigError, match="users must be an integer > 0, got 0"):
         closed_loop(lambda k: None, users=0, duration=1)

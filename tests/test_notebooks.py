@@ -51,3 +51,15 @@ def test_errors_print_as_one_line_in_ipython(capsys):
     assert "ConfigError: seed must be an integer, got 'x'" in printed
     assert "UnknownExercise: no exercise '01.handlr'; did you mean '01.handler'?" in printed
     assert "Traceback" not in printed and "File " not in printed
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_nbval_marker_is_one_nbval_recognises(path):
+    """nbval only honours a marker alone on its comment line (``# NBVAL_IGNORE_OUTPUT``); with words after
+    it the marker is silently ignored and a timing-dependent output gets compared after all."""
+    notebook = nbformat.read(path, as_version=4)
+    known = {"NBVAL_IGNORE_OUTPUT", "NBVAL_SKIP", "NBVAL_CHECK_OUTPUT", "NBVAL_RAISES_EXCEPTION"}
+    for cell in notebook.cells:
+        for line in cell.source.splitlines() if cell.cell_type == "code" else []:
+            if "NBVAL_" in line:
+                assert line.strip().lstrip("#").strip() in known, f"{path.name}: {line!r} is not a marker nbval sees"

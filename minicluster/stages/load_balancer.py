@@ -13,6 +13,7 @@ behind it. The experiments:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -188,14 +189,27 @@ def add_server_under_load(
             [(add_at, stage.add_server)],
         )
     title = f"A server joins {servers} overloaded ones"
+    joined = next((e.at - result.started_at for e in events if e.action == "add"), add_at)
     return Run(
         title,
         [{"servers": f"{servers} then {servers + 1}", **load_row(result)}],
         {"load": result},
         events,
+        figures={
+            "joined_at": joined,
+            # median latency of the responses in the 0.3 s before the join, and in the run's last 0.3 s
+            "before_ms": _median_ms(result, joined - 0.3, joined),
+            "end_ms": _median_ms(result, result.elapsed - 0.3, math.inf),
+        },
         chart="timeline",
         axes={"width": 0.1, "latency": True},
     )
+
+
+def _median_ms(result, start: float, end: float) -> float:
+    """Median latency (ms) of the responses that completed between ``start`` and ``end`` s into the run."""
+    window = sorted(v for t, v in result.latencies.points if start <= t < end)
+    return window[len(window) // 2] * 1000 if window else math.nan
 
 
 def headline(*, seed: int = 42) -> str:
