@@ -22,7 +22,8 @@ class LeastConnections:
         """Return the healthy backend with the fewest requests in progress, and count one more on it.
 
         Ties go to the backend that comes first in ``backends``. Never return an unhealthy backend;
-        raise ``NoHealthyBackend`` when there is no healthy one.
+        raise ``NoHealthyBackend`` when there is no healthy one. Only the counts matter here: ``.weight``
+        is for weighted round robin.
         """
         # TODO: write this (the docstring says what it must do), then run: minicluster check 03.least_connections
         raise NotImplementedError

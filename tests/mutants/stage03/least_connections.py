@@ -77,6 +77,16 @@ class TwoLocks(LockedChooseOnly):
             self.counts[backend.name] = self.count(backend) - 1
 
 
+class DividesByWeight(_Counting):
+    """Weighted least connections (count / weight) where the statement asks for the plain count."""
+
+    def choose(self, backends, request):
+        with self.lock:
+            best = min(_alive(backends), key=lambda b: self.count(b) / b.weight)
+            self.take(best)
+        return best
+
+
 class NeverDecrements(_Counting):
     def choose(self, backends, request):
         with self.lock:
@@ -229,6 +239,7 @@ MUTANTS = {
         Unsynchronized,
         LockedChooseOnly,
         TwoLocks,
+        DividesByWeight,
         NeverDecrements,
         AlwaysFirst,
         PicksTheBusiest,

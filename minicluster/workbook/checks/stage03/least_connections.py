@@ -109,6 +109,15 @@ class LeastConnectionsCheck(Checker):
                 f"picks should be web2 then web3 (all tied at 2, first in the list), but they were {picks}; "
                 "does release() take away exactly one?"
             )
+        weighted = [Backend("big", weight=5), Backend("web1"), Backend("web2")]
+        policy = self._new(policy_class)
+        picks = [self._choose(policy, weighted, "choose() on big (weight 5), web1, web2").name for _ in range(5)]
+        if picks != ["big", "web1", "web2", "big", "web1"]:
+            raise Failure(
+                f"five choose() calls on backends big (weight 5), web1 and web2 (weight 1) went to {picks}; "
+                "least connections counts requests in progress only (weights are for weighted round robin): "
+                "big, web1, web2, big, web1"
+            )
 
     def _respects_health(self, policy_class) -> None:
         backends = _backends(4)
