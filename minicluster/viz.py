@@ -201,20 +201,28 @@ def plot_timeline(
     fig, axes = _pyplot().subplots(panels, 1, figsize=(9, 2.2 * panels + 0.5), sharex=True)
     axes[0].plot(t, [(o - b) / width for o, b in zip(ok, bad)], drawstyle="steps-post")
     axes[0].set_ylabel("successes/s")
-    axes[1].plot(t, [100 * b / o if o else 0.0 for o, b in zip(ok, bad)], drawstyle="steps-post", color="#c62828")
+    error_pct = [100 * b / o if o else 0.0 for o, b in zip(ok, bad)]
+    axes[1].plot(t, error_pct, drawstyle="steps-post", color="#c62828")
     axes[1].set_ylabel("errors (%)")
+    axes[1].set_ylim(0, max(5.0, 1.1 * max(error_pct, default=0.0)))  # a run without errors: 0-5%, not ±0.04
+    if not any(bad):
+        axes[1].text(0.5, 0.5, "no errors", transform=axes[1].transAxes, ha="center", va="center", color="grey")
     if latency:
         _, mean = result.latencies.bucketed(width, 0.0, end, how="mean")
         axes[2].plot(t, [m * 1000 for m in mean], drawstyle="steps-post", color="#6a1b9a")
         axes[2].set_ylabel("mean latency (ms)")
     axes[-1].set_xlabel("seconds since start")
-    for event in faults:
+    # Labels of events close in time go on staggered rows, so they do not print over each other.
+    rows: list[float] = []  # x of the last label on each row
+    for event in sorted(faults, key=lambda e: e.at):
         x = event.at - result.started_at
         if not 0 <= x <= end:
             continue
         for ax in axes:
             ax.axvline(x, color="black", linestyle="--", alpha=0.6)
-        axes[0].annotate(str(event), (x, 1.02), xycoords=("data", "axes fraction"), fontsize=8)
+        row = next((i for i, last in enumerate(rows) if x - last > 0.12 * end), len(rows))
+        rows[row:row + 1] = [x]  # fmt: skip
+        axes[0].annotate(str(event), (x, 1.03 + 0.13 * row), xycoords=("data", "axes fraction"), fontsize=8)
     for ax in axes:
         ax.grid(alpha=0.3)
     return _finished(fig, title)

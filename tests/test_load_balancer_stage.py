@@ -1,3 +1,5 @@
+import pytest
+
 from minicluster import Cluster
 from minicluster.balancers import POLICIES
 from minicluster.stages import load_balancer
@@ -55,4 +57,20 @@ def test_a_server_joining_an_overloaded_pair_drains_the_backlog():
     assert 0.75 < run["joined_at"] < 1.0
     assert run["before_ms"] > 60, "the pair was overloaded before the join: latency built up"
     assert run["end_ms"] < run["before_ms"] / 2, (run["before_ms"], run["end_ms"])
+    assert run["after_rps"] > run["before_rps"] * 1.15, "the third server lifts what the pair could finish"
     assert run.load.errors == 0
+
+
+def test_weights_help_weighted_round_robin_only_while_they_match_the_servers():
+    """Weights 1:10:10:10 keep traffic off a slow web1; when web2 is the slow one, the same static weights
+    send it a third of the traffic, while least connections adapts."""
+    policies = {name: POLICIES[name] for name in ("round robin", "weighted round robin", "least connections")}
+    runs = load_balancer.compare_policies(policies=policies, rate=150, duration=0.6)
+    share = runs["share"]
+    assert share["weighted round robin"]["web1"] < sum(share["weighted round robin"].values()) * 0.06
+    assert share["round robin"]["web1"] >= sum(share["round robin"].values()) // 4
+    moved = load_balancer.compare_policies(policies=policies, rate=150, duration=0.6, slow="web2")
+    wrr, lc = moved["share"]["weighted round robin"], moved["share"]["least connections"]
+    assert wrr["web2"] > sum(wrr.values()) * 0.3, "static weights keep sending the new slow server its share"
+    assert lc["web2"] < wrr["web2"] / 2
+    assert moved.column("to slow web2 %")[1] == pytest.approx(wrr["web2"] / sum(wrr.values()))

@@ -79,3 +79,26 @@ def test_every_run_plots_by_its_chart():
     assert [p.get_height() for p in bars.plot().axes[0].patches] == [3, 0]
     assert Run("p", loads={"only": result}, chart="percentiles").plot().axes
     assert Run("t", loads={"only": result}, chart="timeline").plot(latency=True).axes
+
+
+def test_timeline_labels_close_in_time_do_not_overlap_and_a_clean_run_says_no_errors():
+    from minicluster.timeline import Event
+
+    result = LoadResult("clean", 2.0, started_at=100.0)
+    for i in range(40):
+        result.completions.add(i * 0.05)
+    events = [
+        Event(100.80, "fault", "crash", "web2", "nemesis"),
+        Event(100.90, "reaction", "eject", "web2", "lb"),
+        Event(101.60, "heal", "recover", "web2", "nemesis"),
+        Event(101.79, "reaction", "readmit", "web2", "lb"),
+    ]
+    fig = plot_timeline(result, faults=events)
+    labels = {a.get_text(): a.xy for a in fig.axes[0].texts}
+    assert set(labels) == {"crash web2", "eject web2", "recover web2", "readmit web2"}
+    assert labels["crash web2"][1] != labels["eject web2"][1], "0.1 s apart on a 2 s axis: staggered"
+    assert labels["recover web2"][1] != labels["readmit web2"][1]
+    assert labels["crash web2"][1] == labels["recover web2"][1], "far apart: back on the first row"
+    errors = fig.axes[1]
+    assert errors.get_ylim() == (0.0, 5.0)
+    assert [t.get_text() for t in errors.texts] == ["no errors"]

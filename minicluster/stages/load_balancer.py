@@ -28,6 +28,9 @@ from ..web import WebServer
 
 #: The defaults of this stage: 4 servers of 2 workers x 10 ms, so 200 req/s each and 800 in all.
 SERVERS, WORKERS, SERVICE_TIME = 4, 2, 0.01
+#: The weights an operator who knows web1 is the small (slow) server would set; only weighted round
+#: robin reads them, and they stay what they were set to whatever happens to the servers.
+WEIGHTS = {"web1": 1, "web2": 10, "web3": 10, "web4": 10}
 
 
 @dataclass
@@ -70,8 +73,10 @@ def build(
     health_check: bool = True,
     interval: float = 0.05,
     users: int = 1000,
+    weights: dict[str, int] | None = None,
 ) -> Balanced:
-    """Web servers ``web1..N`` behind balancer ``lb`` (the only public address), database on ``db1``."""
+    """Web servers ``web1..N`` behind balancer ``lb`` (the only public address), database on ``db1``;
+    ``weights`` by server name (default 1 each) are what weighted round robin reads."""
     db = cluster.add_database("db", host="db1")
     create_users(db, users, seed=cluster.seed)
     app = users_api(cached=False)
@@ -80,8 +85,10 @@ def build(
         for i in range(1, servers + 1)
     ]
     lb = cluster.add_load_balancer(
-        "lb", webs, policy=policy, host="lb1", health_check=health_check, interval=interval, probe_timeout=0.05
+        "lb", [], policy=policy, host="lb1", health_check=health_check, interval=interval, probe_timeout=0.05
     )
+    for web in webs:
+        lb.add_backend(web, (weights or {}).get(web.name, 1))
     cluster.expose(HOSTNAME, lb)
     return Balanced(cluster, lb, webs)
 
@@ -93,16 +100,21 @@ def compare_policies(
     duration: float = 0.6,
     slowdown: float = 10,
     seed: int = 42,
+    weights: dict[str, int] | None = None,
+    slow: str = "web1",
 ) -> Run:
-    """The same open-loop load through each policy (default: every shipped one), ``web1`` slowed down.
+    """The same open-loop load through each policy (default: every shipped one), server ``slow`` slowed down.
 
-    One row and one load per policy; figure ``share``: requests each backend received, per policy.
+    ``weights`` (default :data:`WEIGHTS`: web1 1, the others 10) are set on every balancer; only
+    weighted round robin reads them. One row and one load per policy; figure ``share``: requests each
+    backend received, per policy.
     """
     loads, shares, rows = {}, {}, []
+    weights = WEIGHTS if weights is None else weights
     for name, make in (policies or POLICIES).items():
         with Cluster(seed=seed) as cluster:
-            stage = build(cluster, policy=make(), health_check=False)
-            cluster.nemesis.slow(stage.webs[0], slowdown)
+            stage = build(cluster, policy=make(), health_check=False, weights=weights)
+            cluster.nemesis.slow(next(w for w in stage.webs if w.name == slow), slowdown)
             result = open_loop(stage.target(), rate=rate, duration=duration, keys=UniformKeys(1000), seed=seed)
             share = {w.name: stage.lb.metrics.counter(f"to_{w.name}").value for w in stage.webs}
         loads[name], shares[name] = result, share
@@ -112,11 +124,11 @@ def compare_policies(
                 "policy": name,
                 "p50_ms": row["p50_ms"],
                 "p99_ms": row["p99_ms"],
-                "to slow web1 %": share["web1"] / (sum(share.values()) or 1),
+                f"to slow {slow} %": share[slow] / (sum(share.values()) or 1),
                 "errors": row["errors"],
             }
         )
-    title = f"{rate:g} req/s through each policy, web1 {slowdown:g}x slower"
+    title = f"{rate:g} req/s through each policy, {slow} {slowdown:g}x slower"
     return Run(title, rows, loads, figures={"share": shares}, chart="percentiles")
 
 
@@ -200,10 +212,20 @@ def add_server_under_load(
             # median latency of the responses in the 0.3 s before the join, and in the run's last 0.3 s
             "before_ms": _median_ms(result, joined - 0.3, joined),
             "end_ms": _median_ms(result, result.elapsed - 0.3, math.inf),
+            # responses per second in the 0.5 s before the join, and from the join to the end of the load
+            "before_rps": _rate(result, joined - 0.5, joined),
+            "after_rps": _rate(result, joined, duration),
         },
         chart="timeline",
         axes={"width": 0.1, "latency": True},
     )
+
+
+def _rate(result, start: float, end: float) -> float:
+    """Successful responses per second that completed between ``start`` and ``end`` s into the run."""
+    done = sum(1 for t, _ in result.completions.points if start <= t < end)
+    failed = sum(1 for t, _ in result.failures.points if start <= t < end)
+    return (done - failed) / (end - start) if end > start else math.nan
 
 
 def _median_ms(result, start: float, end: float) -> float:
@@ -221,7 +243,7 @@ def headline(*, seed: int = 42) -> str:
     return "\n".join(
         [
             f"{SERVERS} servers of {WORKERS} workers x {SERVICE_TIME * 1000:g} ms behind a balancer, web1 10x slower, "
-            "200 req/s open loop:",
+            "200 req/s open loop (weights web1 1, the others 10: only weighted round robin reads them):",
             runs.table(),
             f"failover: web2 killed mid-run, ejected by the health check after {ejected_after}; "
             f"{failed['failed']} of {failed['completed']} requests failed, {failed['failed_before_ejection']} of them "
