@@ -28,6 +28,8 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "p99_ms": ("p99 ms", "{:>8.1f}"),
     "L": ("L", "{:>6.1f}"),
     "lambda_W": ("λ·W", "{:>6.1f}"),
+    "L_server": ("L@server", "{:>8.1f}"),
+    "lambda_W_server": ("λ·W@server", "{:>10.1f}"),
     "errors": ("errors", "{:>6}"),
 }
 

@@ -212,6 +212,44 @@ def _exact_percentile(values: list[float], p: float) -> float:
     return values[rank - 1]
 
 
+class Occupancy:
+    """How many are inside (requests in a server, queued or in service), with the time integral of
+    that count: the exact time-average between two readings is Little's L, no sampling involved."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._count = 0
+        self._area = 0.0  # count x seconds, up to _since
+        self._since: float | None = None
+
+    def _advance(self, now: float) -> None:
+        if self._since is not None and now > self._since:
+            self._area += self._count * (now - self._since)
+        self._since = now if self._since is None else max(self._since, now)
+
+    def change(self, now: float, amount: int) -> None:
+        """``amount`` arrive (positive) or leave (negative) at clock reading ``now``."""
+        with self._lock:
+            self._advance(now)
+            self._count += amount
+
+    @property
+    def value(self) -> int:
+        return self._count
+
+    def reading(self, now: float) -> tuple[float, float]:
+        """``(now, count-seconds so far)``; the L between two readings is the area's rise over the time's."""
+        with self._lock:
+            self._advance(now)
+            return now, self._area
+
+    @staticmethod
+    def mean_between(first: tuple[float, float], second: tuple[float, float]) -> float:
+        """The time-average count between two :meth:`reading` results."""
+        (t0, a0), (t1, a1) = first, second
+        return (a1 - a0) / (t1 - t0) if t1 > t0 else math.nan
+
+
 class Metrics:
     """The named counters, gauges, histograms and series of one node.
 
@@ -221,7 +259,7 @@ class Metrics:
     """
 
     def __init__(self) -> None:
-        self._items: dict[str, Counter | Gauge | Histogram | TimeSeries] = {}
+        self._items: dict[str, Counter | Gauge | Histogram | TimeSeries | Occupancy] = {}
         self._lock = threading.Lock()
 
     def _get(self, name: str, kind: type):
@@ -245,7 +283,10 @@ class Metrics:
     def series(self, name: str) -> TimeSeries:
         return self._get(name, TimeSeries)
 
-    def __getitem__(self, name: str) -> Counter | Gauge | Histogram | TimeSeries:
+    def occupancy(self, name: str) -> Occupancy:
+        return self._get(name, Occupancy)
+
+    def __getitem__(self, name: str) -> Counter | Gauge | Histogram | TimeSeries | Occupancy:
         with self._lock:
             item = self._items.get(name)
         if item is None:
@@ -262,7 +303,7 @@ class Metrics:
         out: dict[str, object] = {}
         for name in self.names():
             item = self._items[name]
-            if isinstance(item, (Counter, Gauge)):
+            if isinstance(item, (Counter, Gauge, Occupancy)):
                 out[name] = item.value
             elif isinstance(item, Histogram):
                 out[name] = item.summary()

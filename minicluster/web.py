@@ -256,9 +256,12 @@ class WebServer(Node):
             raise NodeDown(f"web server {self.name!r} is stopped (its cluster was closed)")
         self.ensure_up()
         reply = Reply()
+        now, inside = self.clock.now(), self.metrics.occupancy("in_server")
+        inside.change(now, +1)  # queued or in service, until a worker is done with it (Little's L here)
         try:
-            self._queue.put_nowait((request, reply, self.clock.now()))
+            self._queue.put_nowait((request, reply, now))
         except queue.Full:
+            inside.change(self.clock.now(), -1)
             self.metrics.counter("rejected").inc()
             raise Overloaded(
                 f"web server {self.name!r} rejected a request: its queue of {self._queue.maxsize} is full"
@@ -278,7 +281,7 @@ class WebServer(Node):
                     return
                 request, reply, enqueued = item
                 started = self.clock.now()
-                try:
+                try:  # (the finally below counts it out of the server, whatever happens)
                     self.ensure_up()
                     self.work(self.service_time)
                     response = self._respond(request, ctx)
@@ -291,6 +294,8 @@ class WebServer(Node):
                     raise
                 else:
                     reply.set_result(response)
+                finally:
+                    self.metrics.occupancy("in_server").change(self.clock.now(), -1)
         finally:
             ctx.close()
 

@@ -150,3 +150,31 @@ def test_percentiles_per_bucket_are_exact():
     assert p99[:2] == [0.099, 0.5] and math.isnan(p99[2])
     with pytest.raises(ValueError, match="'p200'"):
         s.bucketed(0.1, 0.0, 0.3, how="p200")
+
+
+def test_occupancy_is_the_exact_time_average_between_two_readings():
+    from minicluster.metrics import Occupancy
+
+    inside = Occupancy()
+    inside.change(0.0, +1)  # one request from 0 s
+    first = inside.reading(1.0)
+    inside.change(2.0, +2)  # three from 2 s
+    inside.change(3.0, -3)  # none from 3 s
+    second = inside.reading(5.0)
+    # 1 s at 1 (1-2 s), 1 s at 3 (2-3 s), 2 s at 0: 4 request-seconds over 4 s
+    assert Occupancy.mean_between(first, second) == 1.0
+    assert inside.value == 0
+    assert Occupancy.mean_between(second, second) != Occupancy.mean_between(second, second)  # nan: no time
+
+
+def test_a_web_server_counts_its_requests_in_and_out(echo_router):
+    from minicluster import Cluster
+
+    with Cluster(latency=0.0) as c:
+        web = c.add_web_server("web", echo_router, workers=2)
+        c.expose("a.b", web)
+        client = c.client()
+        for _ in range(5):
+            assert client.get("http://a.b/echo/x").status == 200
+        assert web.metrics.occupancy("in_server").value == 0, "every request that came in went out"
+        assert web.metrics.snapshot()["in_server"] == 0

@@ -1,3 +1,5 @@
+import pytest
+
 from minicluster import Cluster
 from minicluster.stages import single_server
 
@@ -34,7 +36,19 @@ def test_sweep_shows_concurrency_then_a_ceiling():
     assert sweep.column("errors") == [0, 0, 0]
     assert list(sweep.loads) == ["users=1", "users=4", "users=32"]
     text = sweep.table().splitlines()
-    assert text[0].split() == ["users", "req/s", "p50", "ms", "p99", "ms", "L", "λ·W", "errors"]
+    assert text[0].split() == [
+        "users",
+        "req/s",
+        "p50",
+        "ms",
+        "p99",
+        "ms",
+        "L",
+        "λ·W",
+        "L@server",
+        "λ·W@server",
+        "errors",
+    ]
     assert [line.split()[0] for line in text[1:]] == ["1", "4", "32"]
 
 
@@ -45,3 +59,12 @@ def test_playground_runs_the_chosen_configuration(capsys):
     run.click()
     printed = capsys.readouterr().out
     assert "ceiling 400 req/s" in printed and "measured" in printed
+
+
+def test_littles_law_holds_at_the_server_where_l_is_not_the_number_of_users():
+    run = single_server.sweep((2, 16), duration=0.4)
+    for row in run.rows:
+        assert row["L_server"] == pytest.approx(row["lambda_W_server"], rel=0.1)
+        assert row["L_server"] < row["users"], "part of each round trip is spent outside the server"
+        assert row["L_server"] > 0.5 * row["users"]
+    assert run.table().splitlines()[0].split()[-1] == "errors", "errors stays the last column"

@@ -51,3 +51,12 @@ def test_dns_pins_a_client_to_one_server():
     pinned = web_db_split.dns_is_not_a_balancer(web_servers=3, requests=10)
     assert sorted(pinned["served"].values()) == [0, 0, 10]
     assert pinned["failed_after_crash"] == 10
+
+
+def test_dns_spreads_many_clients_evenly_but_not_their_requests_and_not_around_a_dead_server():
+    spread = web_db_split.dns_with_many_clients(web_servers=3, clients=30, seed=5)
+    assert spread["clients"] == {"web1": 10, "web2": 10, "web3": 10}, "round robin answers: one client each in turn"
+    served = spread["served"]
+    assert max(served.values()) > 1.2 * min(served.values()), "busy clients stay where they landed"
+    assert spread["failed_clients"] == 10, "exactly the clients given the dead server's address fail"
+    assert spread.column("clients") == [10, 10, 10]

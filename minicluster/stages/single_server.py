@@ -8,6 +8,7 @@ past it (the *knee*), more users only means a longer queue and higher latency.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from .. import experiment
@@ -16,6 +17,7 @@ from ..cache import CacheNode
 from ..cluster import Client, Cluster
 from ..experiment import Run, Topology
 from ..load import UniformKeys, closed_loop
+from ..metrics import Occupancy
 from ..storage import DatabaseNode
 from ..web import WebServer
 
@@ -56,13 +58,38 @@ def sweep(
 
     Figures: ``ceiling`` (workers / service time), ``best`` and ``knee``; columns include Little's law.
     """
-    results = []
+    results, at_server = [], []
     with Cluster(seed=seed) as cluster:
-        target = build(cluster, workers=workers, service_time=service_time).target()
+        stage = build(cluster, workers=workers, service_time=service_time)
+        target = stage.target()
         for n in users:
+            before = _server_reading(stage.web)
             results.append(closed_loop(target, users=n, duration=duration, keys=UniformKeys(1000), seed=seed))
+            at_server.append(_littles_law_at_the_server(before, _server_reading(stage.web)))
     title = f"One server, {workers} workers, {service_time * 1000:g} ms per request"
-    return experiment.sweep(title, "users", list(users), results, ceiling=workers / service_time)
+    run = experiment.sweep(title, "users", list(users), results, ceiling=workers / service_time)
+    for row, (measured_l, little) in zip(run.rows, at_server):
+        errors = row.pop("errors")  # stays the last column
+        row.update(L_server=measured_l, lambda_W_server=little, errors=errors)
+    return run
+
+
+def _server_reading(web) -> tuple[tuple[float, float], int, float]:
+    """The server's occupancy reading, requests served so far, and the sum of their latencies."""
+    latency = web.metrics.histogram("latency")
+    total = latency.mean * latency.count if latency.count else 0.0
+    return web.metrics.occupancy("in_server").reading(web.clock.now()), latency.count, total
+
+
+def _littles_law_at_the_server(before, after) -> tuple[float, float]:
+    """``(L, λ·W)`` at the web server between two readings: requests inside it (queued or in service) on
+    average, and its throughput times its own mean latency (from arrival in its queue to the reply)."""
+    (first, n0, w0), (second, n1, w1) = before, after
+    seconds = second[0] - first[0]
+    served = n1 - n0
+    if seconds <= 0 or served == 0:
+        return math.nan, math.nan
+    return Occupancy.mean_between(first, second), (served / seconds) * ((w1 - w0) / served)
 
 
 def playground(seed: int = 42):

@@ -9,10 +9,13 @@ is one careful machine. The experiments here show the two ways to grow and where
 * the web server is still a **single point of failure**: crash it and every request fails.
 * **DNS is not a load balancer**: with two servers in DNS, a client keeps using the address it
   cached, so one server takes all its traffic and a dead server keeps receiving it until the TTL ends.
+  Many clients are spread, client by client (coarsely, and blind to health): the clients pinned to a
+  dead server fail while the others are fine.
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 from .. import experiment
@@ -20,7 +23,7 @@ from ..apps import HOSTNAME, create_users, users_api, users_target
 from ..cluster import Cluster
 from ..experiment import Run, Topology, under_faults
 from ..faults import Crash
-from ..load import UniformKeys, closed_loop, open_loop
+from ..load import UniformKeys, closed_loop, derive_seed, open_loop
 from ..storage import DatabaseNode
 from ..web import WebServer
 
@@ -142,6 +145,56 @@ def dns_is_not_a_balancer(*, web_servers: int = 3, requests: int = 30, seed: int
     rows = [{"server": name, "served": n} for name, n in served.items()]
     return Run(
         "One client, servers behind one DNS name",
+        rows,
+        timeline=events,
+        figures=figures,
+        chart="bars",
+        axes={"x": "server", "y": ["served"], "ylabel": "requests served"},
+    )
+
+
+def dns_with_many_clients(*, web_servers: int = 3, clients: int = 60, seed: int = 42) -> Run:
+    """Many clients, each with its own DNS cache, behind one name served round robin; then one server dies.
+
+    DNS does spread *clients* (each gets the next address in turn), coarsely: each client stays on the
+    server it was given however many requests it sends (here 1 to 40 each, drawn from ``seed``), and
+    DNS knows nothing about health, so the clients pinned to a dead server fail until their cached
+    answer expires. Figures: ``served`` and ``clients`` per server, ``crashed``, ``failed_clients``
+    (whose next request failed after the crash) of ``all_clients``.
+    """
+    rng = random.Random(derive_seed(seed, "dns clients"))
+    with Cluster(seed=seed, dns_ttl=300) as cluster:
+        stage = build(cluster, web_servers=web_servers, workers=2, service_time=0.0, query_time=0.0)
+        devices = [cluster.client() for _ in range(clients)]
+        pinned: dict[str, int] = {w.name: 0 for w in stage.webs}
+        for device in devices:
+            before = {w.name: w.metrics.counter("requests").value for w in stage.webs}
+            target = stage.target(device)
+            for key in range(1, rng.choice((1, 2, 3, 5, 8, 40)) + 1):
+                target(key)
+            used = [w.name for w in stage.webs if w.metrics.counter("requests").value > before[w.name]]
+            pinned[used[0]] += 1
+        served = {w.name: w.metrics.counter("requests").value for w in stage.webs}
+        crashed = stage.webs[0]
+        cluster.nemesis.crash(crashed)
+        failed_clients = 0
+        for device in devices:
+            target = stage.target(device)
+            try:
+                target(1)
+            except Exception:  # its cached address is the dead server's: no other is tried
+                failed_clients += 1
+        events = list(cluster.timeline)
+    figures = {
+        "served": served,
+        "clients": pinned,
+        "crashed": crashed.name,
+        "failed_clients": failed_clients,
+        "all_clients": clients,
+    }
+    rows = [{"server": name, "clients": pinned[name], "served": served[name]} for name in served]
+    return Run(
+        f"{clients} clients, {web_servers} servers behind one DNS name",
         rows,
         timeline=events,
         figures=figures,
