@@ -131,3 +131,29 @@ def test_build_routes_each_user_to_the_shard_the_diagram_links():
         assert {("web", f"shard{i}") for i in range(3)} <= links
         cluster.nemesis.crash(stage.store.shards[1].node)
         assert "shard1 (database, down)" in stage.diagram().text
+
+
+def test_hot_users_are_found_by_measuring_and_a_measured_directory_evens_storage_not_reads():
+    from minicluster.posts import START, Post
+
+    # user 9 is nobody's idea of a celebrity, and writes the most
+    posts = [Post(i, 9 if i % 2 else 1 + i % 7, START, "") for i in range(1, 401)]
+    assert sharding.hot_users(posts, 1) == [(9, 200)]
+    directory = sharding.measured_directory(posts, 4)
+    stored = sharding.posts_per_shard(posts, directory)
+    assert sum(stored) == 400 and max(stored) == 200, "the heaviest user alone fills a shard, nothing joins it"
+    assert directory.shard_for(9) == 0 and stored.count(0) == 0
+    by_id = sharding.posts_per_shard(posts, ModuloRouter(4))
+    assert max(stored) <= max(by_id)
+    reads = sharding.reads_per_shard(posts, directory, reads=2_000, celebrity_share=0.5, seed=1)
+    assert sum(reads) == 2_000 and reads[0] > 0.7 * 2_000, "half the reads, plus its share of the rest"
+
+
+def test_the_measured_directory_evens_the_generated_feed():
+    posts = generate(PostsSpec(posts=4_000, users=400, celebrities=3, seed=3))
+    stored = sharding.posts_per_shard(posts, sharding.measured_directory(posts, 8))
+    ((heaviest, most),) = sharding.hot_users(posts, 1)
+    # no shard holds more than the heaviest user alone (who cannot be split) or 5% over the mean
+    assert max(stored) <= max(most, 1.05 * sum(stored) / 8)
+    plain = sharding.posts_per_shard(posts, ModuloRouter(8))
+    assert max(plain) / (sum(plain) / 8) > 1.5

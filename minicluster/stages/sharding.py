@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import os
+import random
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from ..apps import HOSTNAME
 from ..cluster import Cluster
 from ..experiment import Run, Topology, load_row
-from ..load import closed_loop
+from ..load import closed_loop, derive_seed
 from ..posts import Post, PostsSpec, ShardedPosts, generate
 from ..proxy import SQLProxy
 from ..sharding import DirectoryRouter, JumpRouter, ModuloRouter, RingRouter, ShardRouter
@@ -111,6 +112,41 @@ def celebrity_mitigation(posts: Sequence[Post], shards: int, celebrities: Sequen
     for user in {p.user_id for p in posts} - set(celebrities):
         table[user] = rest.shard_for(user)
     return DirectoryRouter(ModuloRouter(shards), table)
+
+
+def hot_users(posts: Sequence[Post], top: int = 5) -> list[tuple[int, int]]:
+    """The ``top`` users by posts written, measured: ``[(user_id, posts), ...]``, most first."""
+    return Counter(p.user_id for p in posts).most_common(top)
+
+
+def measured_directory(posts: Sequence[Post], shards: int) -> DirectoryRouter:
+    """A directory placed by measurement: users by posts written, most first, each on the shard that
+    holds the fewest posts so far (greedy bin packing). Every heavy user is found by its numbers, not
+    by a list of names, and the light ones fill the gaps."""
+    load = [0] * shards
+    table = {}
+    for user, count in Counter(p.user_id for p in posts).most_common():
+        shard = min(range(shards), key=lambda i: (load[i], i))
+        table[user] = shard
+        load[shard] += count
+    return DirectoryRouter(ModuloRouter(shards), table)
+
+
+def reads_per_shard(
+    posts: Sequence[Post], router, *, reads: int = 10_000, celebrity_share: float = 0.5, seed: int = 42
+) -> list[int]:
+    """Timeline reads per shard: ``celebrity_share`` of the reads go to the most-written user's timeline
+    (everyone follows the celebrity), the rest to users in proportion to what they write. A read hot spot
+    is one user's shard, whatever the placement of the posts."""
+    rng = random.Random(derive_seed(seed, "timeline reads"))
+    writers = Counter(p.user_id for p in posts)
+    star = writers.most_common(1)[0][0]
+    users, weights = list(writers), list(writers.values())
+    counts = [0] * router.shards
+    for _ in range(reads):
+        user = star if rng.random() < celebrity_share else rng.choices(users, weights)[0]
+        counts[router.shard_for(user)] += 1
+    return counts
 
 
 def _merged(per_shard, direction: str, n: int) -> list[Post]:
