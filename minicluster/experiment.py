@@ -29,6 +29,8 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "L": ("L", "{:>6.1f}"),
     "lambda_W": ("λ·W", "{:>6.1f}"),
     "L_server": ("L@server", "{:>8.1f}"),
+    "web_ceiling": ("web max", "{:>8.0f}"),
+    "db_ceiling": ("DB max", "{:>7.0f}"),
     "lambda_W_server": ("λ·W@server", "{:>10.1f}"),
     "errors": ("errors", "{:>6}"),
 }

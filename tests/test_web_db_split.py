@@ -60,3 +60,15 @@ def test_dns_spreads_many_clients_evenly_but_not_their_requests_and_not_around_a
     assert max(served.values()) > 1.2 * min(served.values()), "busy clients stay where they landed"
     assert spread["failed_clients"] == 10, "exactly the clients given the dead server's address fail"
     assert spread.column("clients") == [10, 10, 10]
+
+
+def test_more_web_servers_stop_at_the_database_and_a_bigger_database_stops_at_the_web_tier():
+    out = web_db_split.horizontal_scaling(servers=(1, 4, 8), workers=2, duration=0.4)
+    assert out.column("limit") == ["web tier", "database", "database"]
+    one, four, eight = out.column("throughput")
+    assert four > 2.2 * one, "while the web tier binds, servers add throughput"
+    assert eight < 1.25 * four, "past the database's ceiling they do not"
+    assert all(r["throughput"] <= 1.05 * min(r["web_ceiling"], r["db_ceiling"]) for r in out.rows)
+    up = web_db_split.database_scaling(cores=(1, 2), web_servers=8, workers=2, duration=0.4)
+    assert up.column("db_ceiling") == [125, 250] and up.column("limit") == ["database", "database"]
+    assert up.column("throughput")[1] > 1.5 * up.column("throughput")[0]

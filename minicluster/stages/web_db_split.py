@@ -91,6 +91,62 @@ def vertical_scaling(
     return experiment.sweep(title, "workers", list(workers), results, ceiling=database_ceiling(db_cores, query_time))
 
 
+def horizontal_scaling(
+    servers: tuple[int, ...] = (1, 2, 4, 8),
+    *,
+    workers: int = 2,
+    duration: float = 0.6,
+    seed: int = 42,
+    db_cores: int = DB_CORES,
+) -> Run:
+    """The same kind of load on 1, 2, 4, 8 web servers of ``workers`` workers (two users per worker,
+    each user its own device, spread by DNS round robin), one database of ``db_cores`` cores.
+
+    More web servers add web capacity, ``servers * workers / (web + DB time)``, until the database's
+    ``db_cores / query_time`` is the lower ceiling: then the extra servers only wait for it.
+    """
+    return _scaling(
+        "servers", servers, lambda n: {"web_servers": n, "workers": workers, "db_cores": db_cores}, duration, seed
+    )
+
+
+def database_scaling(
+    cores: tuple[int, ...] = (1, 2, 4, 8),
+    *,
+    web_servers: int = 8,
+    workers: int = 2,
+    duration: float = 0.6,
+    seed: int = 42,
+) -> Run:
+    """A bigger database (more cores) behind a fixed web tier: throughput follows the database's ceiling
+    until the web tier's is the lower one."""
+    return _scaling(
+        "db cores", cores, lambda c: {"web_servers": web_servers, "workers": workers, "db_cores": c}, duration, seed
+    )
+
+
+def _scaling(parameter: str, values, setup, duration: float, seed: int) -> Run:
+    """One closed-loop run per value; each row says both ceilings and which one binds."""
+    results, ceilings = [], []
+    for value in values:
+        shape = setup(value)
+        with Cluster(seed=seed) as cluster:
+            build(cluster, **shape)
+            users = 2 * shape["web_servers"] * shape["workers"]
+            target = users_target(cluster, per_user_clients=True)
+            results.append(closed_loop(target, users=users, duration=duration, keys=UniformKeys(1000), seed=seed))
+        web = shape["web_servers"] * shape["workers"] / (SERVICE_TIME + QUERY_TIME)
+        ceilings.append((web, database_ceiling(shape["db_cores"])))
+    title = f"{parameter}: {SERVICE_TIME * 1000:g} ms web + {QUERY_TIME * 1000:g} ms DB per request"
+    run = experiment.sweep(title, parameter, list(values), results)
+    for row, (web, db) in zip(run.rows, ceilings):
+        errors = row.pop("errors")
+        for column in ("L", "lambda_W"):
+            row.pop(column)
+        row.update(web_ceiling=web, db_ceiling=db, limit="database" if db < web else "web tier", errors=errors)
+    return run
+
+
 def crash_the_only_server(
     *, rate: float = 100, duration: float = 2.0, crash_at: float = 0.6, recover_at: float = 1.3, seed: int = 42
 ) -> Run:
