@@ -184,3 +184,26 @@ def under_faults(
         raise
     schedule.join()
     return result, cluster.timeline.events(since=schedule.started_at)
+
+
+def guess_vs_measured(what: str, guess: float | None, measured: float, *, unit: str = "", lesson: str = "") -> str:
+    """One line putting the learner's guess beside the measurement (predict, then measure).
+
+    ``guess`` is the number the learner wrote down before running the experiment (``None``: not yet);
+    ``lesson`` is what the gap teaches, shown once there is a guess.
+    """
+    shown = f"{measured:,.0f}" if abs(measured) >= 10 else f"{measured:.2g}"
+    if guess is None:
+        return f"{what}: measured {shown}{unit}. Write your guess in the cell above first, then run both again."
+    if isinstance(guess, bool) or not isinstance(guess, (int, float)):
+        raise ConfigError(f"a guess is a number, got {guess!r}")
+    if measured == 0 or guess == 0:
+        gap = "exactly" if guess == measured else "far off"
+    else:
+        ratio = guess / measured
+        gap = (
+            "within 20%"
+            if 0.8 <= ratio <= 1.25
+            else (f"{ratio:.1f}x too high" if ratio > 1 else f"{1 / ratio:.1f}x too low")
+        )
+    return f"{what}: you guessed {guess:,g}{unit}, measured {shown}{unit} ({gap}). {lesson}".rstrip()

@@ -54,3 +54,19 @@ def test_under_faults_collects_the_events_of_the_run():
         result, events = under_faults(cluster, drive, [(1.0, 1.0, Crash(web))])
     assert result.label == "manual"
     assert [(e.at, e.action) for e in events] == [(1.0, "crash"), (2.0, "recover")]
+
+
+def test_a_guess_is_shown_beside_the_measurement_with_the_gap():
+    from minicluster.errors import ConfigError
+    from minicluster.experiment import guess_vs_measured
+
+    assert guess_vs_measured("knee", None, 16, unit=" users") == (
+        "knee: measured 16 users. Write your guess in the cell above first, then run both again."
+    )
+    assert guess_vs_measured("knee", 8, 16, unit=" users", lesson="Queues.") == (
+        "knee: you guessed 8 users, measured 16 users (2.0x too low). Queues."
+    )
+    assert "(within 20%)" in guess_vs_measured("p99", 700, 731.4, unit=" ms")
+    assert "(3.0x too high)" in guess_vs_measured("moved", 90, 30, unit="%")
+    with pytest.raises(ConfigError, match="a guess is a number, got 'ten'"):
+        guess_vs_measured("knee", "ten", 16)

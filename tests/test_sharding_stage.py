@@ -157,3 +157,9 @@ def test_the_measured_directory_evens_the_generated_feed():
     assert max(stored) <= max(most, 1.05 * sum(stored) / 8)
     plain = sharding.posts_per_shard(posts, ModuloRouter(8))
     assert max(plain) / (sum(plain) / 8) > 1.5
+
+
+def test_a_streaming_merge_pushes_a_row_per_shard_and_per_row_taken_where_add_all_pushes_every_row():
+    work = sharding.heap_work((2, 8), page_size=20)
+    assert work.column("heap.addAll pushes") == [42, 168]
+    assert work.column("streaming merge pushes") == [22, 28]

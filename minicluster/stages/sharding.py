@@ -149,6 +149,35 @@ def reads_per_shard(
     return counts
 
 
+def heap_work(shards: Sequence[int] = (2, 4, 8, 16), *, page_size: int = 20) -> Run:
+    """Heap pushes to pick one page from ``page_size + 1`` rows per shard, counted two ways.
+
+    The notes' sketch adds *every* fetched row to a heap (``heap.addAll``), then takes the page off the
+    top: ``shards x (page_size + 1)`` pushes. A streaming k-way merge keeps only each shard's next row in
+    the heap and pushes a shard's following row when one of its rows is taken: ``shards`` pushes to
+    start and one per row taken, ``shards + page_size + 1`` at most, whatever the number of shards.
+    """
+    rows = []
+    for n in shards:
+        # shard i holds the posts i, i + n, i + 2n... (newest first): an even spread, page_size + 1 each
+        per_shard = [[-(i + k * n) for k in range(page_size + 1)] for i in range(n)]
+        everything = []
+        for rows_of_shard in per_shard:
+            for row in rows_of_shard:
+                heapq.heappush(everything, row)
+        add_all = len(everything)
+        heads = [(rows_of_shard[0], i, 0) for i, rows_of_shard in enumerate(per_shard)]
+        heapq.heapify(heads)
+        streaming = len(heads)
+        for _ in range(page_size + 1):
+            _, i, k = heapq.heappop(heads)
+            if k + 1 < len(per_shard[i]):
+                heapq.heappush(heads, (per_shard[i][k + 1], i, k + 1))
+                streaming += 1
+        rows.append({"shards": n, "heap.addAll pushes": add_all, "streaming merge pushes": streaming})
+    return Run(f"Heap pushes to pick a page of {page_size}", rows, chart="lines", axes={"x": "shards"})
+
+
 def _merged(per_shard, direction: str, n: int) -> list[Post]:
     merged = heapq.merge(*per_shard, key=lambda p: p.key, reverse=direction == "newest")
     return list(itertools.islice(merged, n))
