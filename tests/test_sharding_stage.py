@@ -163,3 +163,13 @@ def test_a_streaming_merge_pushes_a_row_per_shard_and_per_row_taken_where_add_al
     work = sharding.heap_work((2, 8), page_size=20)
     assert work.column("heap.addAll pushes") == [42, 168]
     assert work.column("streaming merge pushes") == [22, 28]
+
+
+def test_a_proxy_routes_writes_to_the_primary_and_reads_over_the_replicas():
+    routed = sharding.read_write_routing(statements=50, write_share=0.2, replicas=2, seed=3)
+    primary, one, two = routed.rows
+    assert primary["statements"] == primary["rows written"] > 0, "the primary gets the writes, and only them"
+    assert one["rows written"] == two["rows written"] == 0
+    assert abs(one["statements"] - two["statements"]) <= 1, "reads go to the replicas in turn"
+    assert primary["statements"] + one["statements"] + two["statements"] == 50
+    assert routed["read_back"] is False, "nobody copies to these replicas: read-after-write misses"

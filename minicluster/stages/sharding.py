@@ -362,6 +362,42 @@ def proxy_experiment(
     return Run(title, rows, results, figures={"waits": waits}, chart="percentiles")
 
 
+def read_write_routing(*, statements: int = 100, write_share: float = 0.1, replicas: int = 2, seed: int = 42) -> Run:
+    """A proxy in front of a primary and ``replicas`` replicas: writes to the primary, reads spread over
+    the replicas. One row per database: the statements it received and the rows it holds (every write).
+
+    The replicas here are separate databases that nobody copies to (replication is Stage 4), so a row
+    written through the proxy is on the primary only: figure ``read_back`` says whether reading it right
+    back through the proxy found it, which is the read-after-write problem replication lag brings.
+    """
+    rng = random.Random(derive_seed(seed, "statements"))
+    with Cluster(seed=seed) as cluster:
+        primary = cluster.add_database("primary")
+        copies = [cluster.add_database(f"replica{i}") for i in range(1, replicas + 1)]
+        for db in [primary, *copies]:
+            db.execute("CREATE TABLE notes (id INTEGER, body VARCHAR)")
+        proxy = SQLProxy("proxy", primary, copies, pool_size=4)
+        for i in range(statements - 2):
+            if rng.random() < write_share:
+                proxy.execute("INSERT INTO notes VALUES (?, ?)", [i, "written through the proxy"])
+            else:
+                proxy.execute("SELECT count(*) FROM notes")
+        # the last two: write a row, and read it right back
+        proxy.execute("INSERT INTO notes VALUES (?, ?)", [-1, "read me back"])
+        read_back = proxy.execute("SELECT count(*) FROM notes WHERE id = -1")[0][0] == 1
+        databases = [primary, *copies]
+        received = {db.name: proxy.metrics.counter(f"to_{db.name}").value for db in databases}
+        stored = {db.name: db.execute("SELECT count(*) FROM notes")[0][0] for db in databases}
+    rows = [{"database": name, "statements": received[name], "rows written": stored[name]} for name in received]
+    return Run(
+        f"{statements} statements through a read/write-splitting proxy",
+        rows,
+        figures={"read_back": read_back},
+        chart="bars",
+        axes={"x": "database", "y": ["statements", "rows written"], "ylabel": "statements, rows"},
+    )
+
+
 def headline(*, seed: int = 42) -> str:
     """Stage 10's results in a few lines of text (for ``minicluster tour``)."""
     counts = (2, 4, 8, 16)
