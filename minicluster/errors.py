@@ -40,6 +40,10 @@ class PoolTimeout(MiniclusterError, TimeoutError):
     """No connection became free within a connection pool's timeout."""
 
 
+class Bottleneck(MiniclusterError, ValueError):
+    """A plan asks more of one tier (the database, say) than it can give: no number of servers elsewhere helps."""
+
+
 class Overloaded(MiniclusterError, RuntimeError):
     """A web server's request queue is full, so the request was rejected (HTTP 503)."""
 

@@ -182,9 +182,10 @@ def add_server_under_load(
     rate: float = 220,
     duration: float = 2.0,
     add_at: float = 0.8,
+    add: int = 1,
     seed: int = 42,
 ) -> Run:
-    """``servers`` servers (2 workers each) that cannot keep up with ``rate``; one more joins at ``add_at``."""
+    """``servers`` servers (2 workers each) that cannot keep up with ``rate``; ``add`` more join at ``add_at``."""
     with Cluster(seed=seed) as cluster:
         # No health checks here: probes queue behind the backlog like any request, time out, and eject
         # the overloaded servers (a cascading failure worth its own pitfall, but not this experiment).
@@ -198,13 +199,13 @@ def add_server_under_load(
         result, events = under_faults(
             cluster,
             lambda: open_loop(stage.target(), rate=rate, duration=duration, keys=UniformKeys(1000), seed=seed),
-            [(add_at, stage.add_server)],
+            [(add_at, lambda: [stage.add_server() for _ in range(add)])],
         )
-    title = f"A server joins {servers} overloaded ones"
+    title = f"{'A server joins' if add == 1 else f'{add} servers join'} {servers} overloaded ones"
     joined = next((e.at - result.started_at for e in events if e.action == "add"), add_at)
     return Run(
         title,
-        [{"servers": f"{servers} then {servers + 1}", **load_row(result)}],
+        [{"servers": f"{servers} then {servers + add}", **load_row(result)}],
         {"load": result},
         events,
         figures={

@@ -2,6 +2,8 @@
 
 import math
 
+from minicluster.errors import Bottleneck
+
 
 def no_spare(target_qps, per_server_qps, headroom=0.25, spares=1):
     return math.ceil(target_qps / (per_server_qps * (1 - headroom)))
@@ -64,6 +66,43 @@ def truncates_capacity(target_qps, per_server_qps, headroom=0.25, spares=1):
     return math.ceil(target_qps / int(per_server_qps * (1 - headroom))) + spares
 
 
+def _web_tier(target_qps, per_server_qps, headroom, spares):
+    return math.ceil(target_qps / (per_server_qps * (1 - headroom))) + spares
+
+
+def ignores_the_database(target_qps, per_server_qps, headroom=0.25, spares=1, db_qps=None):
+    """Plans web servers for 1,000 req/s in front of a 250 req/s database."""
+    return _web_tier(target_qps, per_server_qps, headroom, spares)
+
+
+def database_without_headroom(target_qps, per_server_qps, headroom=0.25, spares=1, db_qps=None):
+    """Runs the database at 100% while keeping headroom on the web servers."""
+    if db_qps is not None and target_qps > db_qps:
+        raise Bottleneck("the database cannot take it")
+    return _web_tier(target_qps, per_server_qps, headroom, spares)
+
+
+def refuses_at_exactly_the_limit(target_qps, per_server_qps, headroom=0.25, spares=1, db_qps=None):
+    """>= where > is meant: a target that exactly fills the database's usable share is refused."""
+    if db_qps is not None and target_qps >= db_qps * (1 - headroom):
+        raise Bottleneck("the database cannot take it")
+    return _web_tier(target_qps, per_server_qps, headroom, spares)
+
+
+def zero_servers_for_a_bottleneck(target_qps, per_server_qps, headroom=0.25, spares=1, db_qps=None):
+    """Answers 0 servers instead of saying that no number of them helps."""
+    if db_qps is not None and target_qps > db_qps * (1 - headroom):
+        return 0
+    return _web_tier(target_qps, per_server_qps, headroom, spares)
+
+
+def value_error_for_a_bottleneck(target_qps, per_server_qps, headroom=0.25, spares=1, db_qps=None):
+    """A plain ValueError: the caller cannot tell a bottleneck from a bad argument."""
+    if db_qps is not None and target_qps > db_qps * (1 - headroom):
+        raise ValueError("too much load")
+    return _web_tier(target_qps, per_server_qps, headroom, spares)
+
+
 MUTANTS = {
     f.__name__: f
     for f in (
@@ -78,6 +117,11 @@ MUTANTS = {
         forgets_return,
         memorised_examples,
         never_fewer_than_two,
+        ignores_the_database,
+        database_without_headroom,
+        refuses_at_exactly_the_limit,
+        zero_servers_for_a_bottleneck,
+        value_error_for_a_bottleneck,
         truncates_capacity,
     )
 }
