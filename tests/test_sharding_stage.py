@@ -173,3 +173,11 @@ def test_a_proxy_routes_writes_to_the_primary_and_reads_over_the_replicas():
     assert abs(one["statements"] - two["statements"]) <= 1, "reads go to the replicas in turn"
     assert primary["statements"] + one["statements"] + two["statements"] == 50
     assert routed["read_back"] is False, "nobody copies to these replicas: read-after-write misses"
+
+
+def test_a_range_on_time_sends_every_recent_write_to_the_last_shard():
+    posts = generate(PostsSpec(posts=2_000, users=200, celebrities=1, seed=4))
+    recent = sharding.recent_writes_per_shard(posts, 4, recent_days=3)
+    assert recent["range of days"][:3] == [0, 0, 0] and recent["range of days"][3] > 0
+    assert sum(recent["hash of user id"]) == sum(recent["range of days"])
+    assert sum(c > 0 for c in recent["hash of user id"]) == 4

@@ -23,7 +23,7 @@ from ..experiment import Run, Topology, load_row
 from ..load import closed_loop, derive_seed
 from ..posts import Post, PostsSpec, ShardedPosts, generate
 from ..proxy import SQLProxy
-from ..sharding import DirectoryRouter, JumpRouter, ModuloRouter, RingRouter, ShardRouter
+from ..sharding import DirectoryRouter, JumpRouter, ModuloRouter, RangeRouter, RingRouter, ShardRouter
 from ..web import Request, Response, Router, WebServer
 
 ROUTERS = {"modulo": ModuloRouter, "ring (100 vnodes)": RingRouter, "jump hash": JumpRouter}
@@ -68,7 +68,8 @@ def build(
 ) -> Sharded:
     """Posts sharded by user over ``shards`` databases (hosts ``shard-host0..``), an app server in front.
 
-    The app routes each user's requests to the user's shard; the live diagram draws one link per shard.
+    The app routes each user's requests to the user's shard, and a feed page asks every shard; the live
+    diagram draws one link per shard saying both.
     The single-database ground truth the checks compare with stands apart, on ``truth-host``.
     """
     store = ShardedPosts(cluster, shards, router=router, query_time=query_time)
@@ -76,7 +77,8 @@ def build(
     web = cluster.add_web_server("web", user_posts_api(store), host="app1", workers=workers)
     cluster.expose(HOSTNAME, web)
     for shard in store.shards:
-        cluster.links.append(("web", shard.node.name, "SQL, routed by user_id"))
+        # one user's posts: the shard of that user; the global feed: every shard at once (fan-out)
+        cluster.links.append(("web", shard.node.name, "a user's posts by user_id · the feed fans out to all"))
     return Sharded(cluster, store, web)
 
 
@@ -360,6 +362,24 @@ def proxy_experiment(
     ]
     title = f"{requests:,} requests from {concurrency} app-server threads, database capped at {max_connections}"
     return Run(title, rows, results, figures={"waits": waits}, chart="percentiles")
+
+
+def recent_writes_per_shard(posts: Sequence[Post], shards: int = 8, *, recent_days: int = 3) -> dict[str, list[int]]:
+    """Where the last ``recent_days`` of writes land: keyed by time ranges (``RangeRouter`` over the
+    days of the data, one range of days per shard) and by hashing the user id. A range on something
+    that grows sends every new write to the last range's shard."""
+    first = min(p.created_at for p in posts)
+    last = max(p.created_at for p in posts)
+    span_days = (last - first).days + 1
+    by_time = RangeRouter([span_days * i // shards for i in range(1, shards)])
+    by_user = ModuloRouter(shards)
+    recent = [p for p in posts if (last - p.created_at).days < recent_days]
+    time_counts = Counter(by_time.shard_for((p.created_at - first).days) for p in recent)
+    user_counts = Counter(by_user.shard_for(p.user_id) for p in recent)
+    return {
+        "range of days": [time_counts[i] for i in range(shards)],
+        "hash of user id": [user_counts[i] for i in range(shards)],
+    }
 
 
 def read_write_routing(*, statements: int = 100, write_share: float = 0.1, replicas: int = 2, seed: int = 42) -> Run:
