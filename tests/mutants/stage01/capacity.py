@@ -70,9 +70,36 @@ def knee_rounded_up(workers, service_time_s, think_time_s=0.0):
     return workers / service_time_s, float(math.ceil(workers * (service_time_s + think_time_s) / service_time_s))
 
 
+def ignores_the_database(workers, service_time_s, think_time_s=0.0, db_qps=None):
+    """The workers' ceiling, whatever the database can take."""
+    return workers / service_time_s, workers * (service_time_s + think_time_s) / service_time_s
+
+
+def the_faster_ceiling(workers, service_time_s, think_time_s=0.0, db_qps=None):
+    """max() where min() is meant: the server as fast as its faster part."""
+    top = workers / service_time_s if db_qps is None else max(workers / service_time_s, db_qps)
+    return top, top * (service_time_s + think_time_s)
+
+
+def knee_from_the_workers(workers, service_time_s, think_time_s=0.0, db_qps=None):
+    """The right ceiling, but the knee where the workers would saturate, not where the database does."""
+    top = workers / service_time_s if db_qps is None else min(workers / service_time_s, db_qps)
+    return top, workers * (service_time_s + think_time_s) / service_time_s
+
+
+def the_database_decides(workers, service_time_s, think_time_s=0.0, db_qps=None):
+    """Takes the database's ceiling whenever there is one, even when the workers are slower."""
+    top = workers / service_time_s if db_qps is None else db_qps
+    return top, top * (service_time_s + think_time_s)
+
+
 MUTANTS = {
     f.__name__: f
     for f in (
+        ignores_the_database,
+        the_faster_ceiling,
+        knee_from_the_workers,
+        the_database_decides,
         workers_times_service,
         ignores_workers,
         milliseconds_confusion,
