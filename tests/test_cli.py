@@ -33,7 +33,7 @@ def test_status_starts_with_nothing_attempted(workbook, capsys):
     rows = status_rows(out)
     assert [r[0] for r in rows] == [e.id for e in exercises()]
     assert rows[0] == ["01.handler", "not attempted", "hints 0/4"]
-    assert rows[1] == ["01.capacity", "not attempted", "hints 0/4"]
+    assert rows[1] == ["01.capacity", "not attempted", "hints 0/5"]
     assert all(r[1] == "not attempted" for r in rows)
     headers = [line for line in out.splitlines() if line.startswith("Stage ")]
     assert headers == [f"Stage {s.number} — {s.title}" + ("" if s.ready else " (planned)") for s in stages()]

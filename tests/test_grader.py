@@ -20,8 +20,9 @@ from minicluster.workbook.checks.stage01.capacity import CapacityCheck
 ROOT = Path(__file__).resolve().parents[1]
 
 CORRECT = """
-def capacity(workers, service_time_s, think_time_s=0.0):
-    return workers / service_time_s, workers * (service_time_s + think_time_s) / service_time_s
+def capacity(workers, service_time_s, think_time_s=0.0, db_qps=None):
+    top = workers / service_time_s if db_qps is None else min(workers / service_time_s, db_qps)
+    return top, top * (service_time_s + think_time_s)
 """
 
 LEARNER_FILES = {
