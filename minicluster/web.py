@@ -224,6 +224,8 @@ class WebServer(Node):
         clock: Clock | None = None,
     ) -> None:
         super().__init__(name, host=host, clock=clock)
+        #: Requests inside this server, queued or in service (Little's L here); kept, not looked up per request.
+        self._inside = self.metrics.occupancy("in_server")
         check_positive(f"{name}: workers", workers, integer=True)
         check_positive(f"{name}: queue_size", queue_size, integer=True)
         check_positive(f"{name}: service_time", service_time, allow_zero=True)
@@ -256,8 +258,8 @@ class WebServer(Node):
             raise NodeDown(f"web server {self.name!r} is stopped (its cluster was closed)")
         self.ensure_up()
         reply = Reply()
-        now, inside = self.clock.now(), self.metrics.occupancy("in_server")
-        inside.change(now, +1)  # queued or in service, until a worker is done with it (Little's L here)
+        now, inside = self.clock.now(), self._inside
+        inside.change(now, +1)  # queued or in service, until a worker is done with it
         try:
             self._queue.put_nowait((request, reply, now))
         except queue.Full:
@@ -295,7 +297,7 @@ class WebServer(Node):
                 else:
                     reply.set_result(response)
                 finally:
-                    self.metrics.occupancy("in_server").change(self.clock.now(), -1)
+                    self._inside.change(self.clock.now(), -1)
         finally:
             ctx.close()
 
