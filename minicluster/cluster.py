@@ -82,6 +82,9 @@ class Cluster:
         #: Who talks to whom, for the architecture diagram: ``(from, to, label)``.
         self.links: list[tuple[str, str, str]] = []
         self._addresses: dict[str, Node] = {}
+        #: Functions returning live links ``(from, to, label, working)`` for the diagram (replication...).
+        self.link_sources: list = []
+        self._on_close: list = []
         #: Running health checks, by balancer name (stopped by close()).
         self.health_checks: dict[str, HealthCheck] = {}
         self._lock = threading.Lock()
@@ -242,6 +245,10 @@ class Cluster:
         return architecture(self, title=title)
 
     # -- lifecycle --------------------------------------------------------------------------
+    def on_close(self, stop) -> None:
+        """Call ``stop()`` when the cluster closes, before its databases do (background threads)."""
+        self._on_close.append(stop)
+
     def close(self) -> None:
         """Stop health checks and web servers, close the databases, remove the work dir (if it made one)."""
         if self._closed:
@@ -249,6 +256,8 @@ class Cluster:
         self._closed = True
         for check in self.health_checks.values():
             check.stop()
+        for stop in reversed(self._on_close):
+            stop()
         for node in self.nodes.values():
             if isinstance(node, WebServer):
                 node.stop()

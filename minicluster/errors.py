@@ -44,6 +44,22 @@ class Bottleneck(MiniclusterError, ValueError):
     """A plan asks more of one tier (the database, say) than it can give: no number of servers elsewhere helps."""
 
 
+class ReadOnly(MiniclusterError, RuntimeError):
+    """A write reached a read-only replica: writes go to the primary."""
+
+
+class Fenced(MiniclusterError, RuntimeError):
+    """A former primary refused a write: a newer epoch has begun (another member was promoted)."""
+
+
+class ReplicationTimeout(MiniclusterError, TimeoutError):
+    """A synchronous write is on the primary, but not every replica applied it within the timeout."""
+
+
+class NoReplicaToPromote(MiniclusterError, RuntimeError):
+    """The primary is lost and no replica can take its place (every replica is down or unreachable)."""
+
+
 class Overloaded(MiniclusterError, RuntimeError):
     """A web server's request queue is full, so the request was rejected (HTTP 503)."""
 

@@ -17,10 +17,12 @@ fault               use it to show                              avoid it when
                     a slow server, timeouts
 :class:`Partition`  split brain, stale replicas, a region cut   the nodes share a host: a host talks to
                     off while every node stays up               itself without the network
+:class:`Lag`        replication lag: stale reads, writes lost   you want the replica unreachable (Partition)
+                    when a primary dies, slow sync writes       or gone (Crash)
 ==================  ==========================================  ==============================================
 
 A plain function works too: ``def flush(): cache.clear(); return lambda: None`` is a fault. Later
-stages add theirs here (replication lag, region loss, cache flush, a consumer crashing mid-job, pool
+stages add theirs here (region loss, cache flush, a consumer crashing mid-job, pool
 exhaustion) without changing the :class:`Nemesis`: it only calls ``inject`` and the heal it got back,
 and writes both on the cluster's :class:`~minicluster.timeline.Timeline`.
 """
@@ -110,6 +112,31 @@ class Partition:
     def inject(self) -> Heal:
         self.network.partition(self.a, self.b)
         return lambda: self.network.heal(self.a, self.b)
+
+
+class Lag:
+    """A replica applies each change only ``seconds`` after its primary committed it (a busy replica,
+    a long-running query holding back replay, a slow link): its reads are that far behind."""
+
+    action, heal_action = "lag", "catch up"
+
+    def __init__(self, replica, seconds: float) -> None:
+        if not hasattr(replica, "lag") or not hasattr(replica, "upstream"):
+            raise ConfigError(f"Lag needs a replication member (replica_set.replicas[i]), got {replica!r}")
+        check_positive("lag seconds", seconds)
+        self.replica = replica
+        self.seconds = float(seconds)
+        self.target = replica.name
+        self.detail = f"{seconds * 1000:g} ms"
+
+    def inject(self) -> Heal:
+        before = self.replica.lag
+        self.replica.lag = self.seconds
+
+        def heal() -> None:
+            self.replica.lag = before
+
+        return heal
 
 
 def _describe(fault: Fault | Callable[[], Heal]) -> tuple[str, str, str, str]:
@@ -202,6 +229,10 @@ class Nemesis:
     def restore(self, node: Node) -> None:
         self.heal("slow", _node(node, "restore").name)
 
+    def lag(self, replica, seconds: float) -> Injected:
+        """Make a replication member apply changes ``seconds`` late (a :class:`Lag` fault)."""
+        return self.inject(Lag(replica, seconds))
+
     def partition(self, a: str, b: str) -> Injected:
         """Cut the network between hosts ``a`` and ``b``."""
         return self.inject(Partition(self.network, a, b))
@@ -270,11 +301,21 @@ class Schedule:
             wait = self.started_at + delay - self._clock.now()
             if self._clock.wait(self._cancelled, max(0.0, wait)):
                 return
-            action()
+            try:
+                action()
+            except BaseException as exc:  # handed to join(): a failed step must not vanish with its thread
+                self.error = exc
+                return
+
+    #: What a step raised (the plan stops there); :meth:`join` raises it again.
+    error: BaseException | None = None
 
     def cancel(self) -> None:
         self._cancelled.set()
         self._thread.join()
 
     def join(self, timeout: float | None = None) -> None:
+        """Wait for the plan to end; if a step raised, raise that here."""
         self._thread.join(timeout)
+        if self.error is not None:
+            raise self.error

@@ -82,6 +82,14 @@ def architecture(cluster, title: str | None = None) -> Diagram:
             arrow, label = ("-->", "HTTP") if backend.healthy else ("-.->", "ejected")
             lines.append(f'  {_mermaid_id(node.name)} {arrow}|"{label}"| {_mermaid_id(backend.name)}')
             text.append(f"  {node.name} -> {backend.name}: {label}")
+    for source in getattr(cluster, "link_sources", ()):
+        for src, dst, label, working in source():
+            # Drawn from the live state (replication positions): a stopped link is dotted.
+            arrow = "-->" if working else "-.->"
+            shown = label if working else f"{label} (stopped)"
+            src_id = "client" if src == "client" else _mermaid_id(src)
+            lines.append(f'  {src_id} {arrow}|"{shown}"| {_mermaid_id(dst)}')
+            text.append(f"  {src} -> {dst}: {shown}")
     for node in cluster.nodes.values():
         lines.append(f"  style {_mermaid_id(node.name)} {_STYLE[node.health]}")
     # Front matter (YAML). A fixed seed for the shapes Mermaid draws with random curves: the same

@@ -101,6 +101,20 @@ def test_schedule_applies_steps_in_time_order():
     assert node.is_up
 
 
+def test_a_step_that_raises_stops_the_plan_and_join_raises_it():
+    clock = ManualClock()
+    nemesis = Nemesis(clock)
+    node = Node("web1", clock=clock)
+
+    def broken():
+        raise KeyError("no such replica")
+
+    schedule = nemesis.schedule([(1.0, broken), (2.0, lambda: nemesis.crash(node))])
+    with pytest.raises(KeyError, match="no such replica"):
+        schedule.join()
+    assert node.is_up, "the steps after the failed one do not run"
+
+
 def test_cancelled_schedule_applies_nothing_more():
     nemesis = Nemesis(RealClock())
     fired = threading.Event()
