@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import trees
+from ..interleave import Interleaver
 from ..result import CheckResult
 from ..runner import LearnerTimeout, call_with_timeout, runaways
 
@@ -166,6 +167,28 @@ class Checker:
             names = " or ".join(e.__name__ for e in (expected if isinstance(expected, tuple) else (expected,)))
             raise Failure(f"{on}: raised {raised(exc)}; raise {names} instead") from None
         raise Failure(f"{on}: returned {describe(value)}; {instead}")
+
+    def instance(self, cls: Callable[..., Any], *args: Any, on: str, methods: tuple[str, ...] = ()) -> Any:
+        """``cls(*args)`` under the timeout, which must have each of ``methods``."""
+        obj = self.call(cls, *args, on=on)
+        for method in methods:
+            if not callable(getattr(obj, method, None)):
+                raise Failure(f"{getattr(cls, '__name__', 'your class')} has no {method}() method")
+        return obj
+
+    def interleaved(self, first: Callable[[], Any], second: Callable[[], Any], on: str, delay: int = 0) -> list[Any]:
+        """Run two calls with their threads taking turns at every bytecode (see ``interleave.py``); the
+        second starts ``delay`` bytecodes after the first. Returns what each returned."""
+        try:
+            results = Interleaver(timeout=self.call_timeout).run(first, second, delay=delay)
+        except TimeoutError:
+            raise Failure(f"{on}: the two calls never finished: a deadlock?") from None
+        for result in results:
+            if isinstance(result, NotImplementedError):
+                raise NotAttempted()
+            if isinstance(result, BaseException):
+                raise Failure(f"{on}: your code raised {type(result).__name__}: {result}")
+        return results
 
     def verify(self, implementation: Any) -> list[str]:
         """Raise :class:`Failure` on the first problem; return what was verified when all hold."""

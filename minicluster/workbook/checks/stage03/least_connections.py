@@ -9,8 +9,8 @@ from ....balancers import Backend, NoHealthyBackend, RoundRobin
 from ....cluster import Cluster
 from ....load import open_loop
 from ....web import Request, Response, Router
-from ...interleave import Interleaver, steps
-from ..base import Checker, Failure, NotAttempted, describe
+from ...interleave import steps
+from ..base import Checker, Failure, describe
 
 _REQUEST = Request("GET", "/users/1")
 
@@ -52,11 +52,7 @@ class LeastConnectionsCheck(Checker):
 
     # -- helpers ------------------------------------------------------------------------------------
     def _new(self, policy_class):
-        policy = self.call(policy_class, on="LeastConnections()")
-        for method in ("choose", "release"):
-            if not callable(getattr(policy, method, None)):
-                raise Failure(f"LeastConnections has no {method}() method")
-        return policy
+        return self.instance(policy_class, on="LeastConnections()", methods=("choose", "release"))
 
     def _choose(self, policy, backends, on):
         got = self.call(policy.choose, list(backends), _REQUEST, on=on)
@@ -152,25 +148,11 @@ class LeastConnectionsCheck(Checker):
         self._choice_during_a_release(policy_class)
         self._churn(policy_class)
 
-    def _interleaved(self, first, second, on, delay=0):
-        """Run two calls with their threads taking turns at every bytecode (see interleave.py); the second
-        starts ``delay`` bytecodes after the first."""
-        try:
-            results = Interleaver(timeout=self.call_timeout).run(first, second, delay=delay)
-        except TimeoutError:
-            raise Failure(f"{on}: the two calls never finished: a deadlock?") from None
-        for result in results:
-            if isinstance(result, NotImplementedError):
-                raise NotAttempted()
-            if isinstance(result, BaseException):
-                raise Failure(f"{on}: your code raised {type(result).__name__}: {result}")
-        return results
-
     def _simultaneous_choices(self, policy_class) -> None:
         backends = _backends(3)
         policy = self._new(policy_class)
         on = "two choose() calls at the same moment on 3 idle backends"
-        a, b = self._interleaved(
+        a, b = self.interleaved(
             lambda: policy.choose(backends, _REQUEST), lambda: policy.choose(backends, _REQUEST), on
         )
         if a is b:
@@ -185,7 +167,7 @@ class LeastConnectionsCheck(Checker):
         for i in range(6):
             self._choose(policy, backends, f"choose() #{i + 1}")
         on = "two release(web3) calls at the same moment"
-        self._interleaved(
+        self.interleaved(
             lambda: policy.release(backends[2], _REQUEST), lambda: policy.release(backends[2], _REQUEST), on
         )
         picks = [self._choose(policy, backends, f"choose() after {on}").name for _ in range(3)]
@@ -218,7 +200,7 @@ class LeastConnectionsCheck(Checker):
         for delay in range(max(0, choose_steps - release_steps - 30), choose_steps - release_steps + 11, 2):
             backends, policy = fresh()
             choose = functools.partial(policy.choose, backends, _REQUEST)
-            self._interleaved(choose, functools.partial(policy.release, backends[0], _REQUEST), on, delay)
+            self.interleaved(choose, functools.partial(policy.release, backends[0], _REQUEST), on, delay)
             picks = [self._choose(policy, backends, f"choose() after {on}").name for _ in range(3)]
             if picks != ["web1", "web2", "web3"]:
                 raise Failure(

@@ -1,0 +1,1 @@
+"""Checkers of Stage 4, one module per exercise."""
