@@ -35,12 +35,12 @@ def create_users(db: DatabaseNode, n: int, *, seed: int = 42) -> int:
     )
 
 
-def _user_response(ctx, raw: str, cached: bool) -> Response:
+def _user_response(ctx, raw: str, cached: bool, ttl: float = 60) -> Response:
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
         return Response.json({"error": f"malformed user id {raw!r}"}, 400)
     key = f"user:{int(raw)}"
     if cached:
-        hit = ctx.cache.get(key)
+        hit = _unless_cache_down(lambda: ctx.cache.get(key))
         if hit is not None:
             return Response(200, hit, {"Content-Type": JSON})
     row = ctx.db.execute("SELECT id, name, email FROM users WHERE id = ?", [int(raw)]).fetchone()
@@ -48,15 +48,34 @@ def _user_response(ctx, raw: str, cached: bool) -> Response:
         return Response.json({"error": f"no user {int(raw)}"}, 404)
     body = json.dumps(dict(zip(("id", "name", "email"), row)))
     if cached:
-        ctx.cache.set(key, body, ex=60)
+        _unless_cache_down(lambda: ctx.cache.set(key, body, ex=ttl))
     return Response(200, body, {"Content-Type": JSON})
 
 
-def users_api(*, cached: bool = True) -> Router:
-    """The users app: ``GET /users/{id}``, read through the cache first (cache-aside) when ``cached``."""
+def cache_is_down(error: BaseException) -> bool:
+    """Whether ``error`` says the cache cannot be reached: the node is down, the network cut, or redis-py
+    lost its connection (a real server restarting)."""
+    return isinstance(error, ConnectionError) or (
+        type(error).__module__.startswith("redis") and type(error).__name__ in ("ConnectionError", "TimeoutError")
+    )
+
+
+def _unless_cache_down(call):
+    """``call()``, or ``None`` when the cache is down: the cache is an optimisation, the database answers."""
+    try:
+        return call()
+    except Exception as exc:
+        if cache_is_down(exc):
+            return None
+        raise
+
+
+def users_api(*, cached: bool = True, ttl: float = 60) -> Router:
+    """The users app: ``GET /users/{id}``, read through the cache first (cache-aside, entries kept ``ttl``
+    seconds) when ``cached``. A cache that is down is skipped: the database answers."""
 
     def get_user(request: Request, ctx) -> Response:
-        return _user_response(ctx, request.path_params["id"], cached)
+        return _user_response(ctx, request.path_params["id"], cached, ttl)
 
     return Router().route("GET", "/users/{id}", get_user)
 

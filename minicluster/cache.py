@@ -3,20 +3,21 @@
 By default the server is a ``fakeredis.FakeServer`` living in this process (one per cache node, shared
 by every client of that node, so two web servers see the same keys); give ``url`` to use a real
 Redis server instead, with the same client code. fakeredis does not evict under ``maxmemory``
-(CONFIG SET is accepted and ignored), so experiments that need eviction implement it in the cache
-layer on purpose.
+(CONFIG SET is accepted and ignored), so a node given ``max_keys`` enforces that budget itself, in
+the client every caller gets: a ``set`` of a new key into a full cache first drops the key its
+eviction policy (:mod:`minicluster.eviction`) names. Every ``get`` is counted as a hit or a miss in
+the node's metrics, so hit ratios are measured, not assumed. The budget counts keys written with
+``set``; pipelines and other commands pass through uncounted.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import threading
 
 from .clock import Clock
-from .errors import ConfigError
+from .errors import ConfigError, check_positive
+from .eviction import LRU, Entry, as_policy
 from .nodes import Node
-
-if TYPE_CHECKING:
-    import redis
 
 
 class CacheNode(Node):
@@ -25,9 +26,24 @@ class CacheNode(Node):
     kind = "cache"
 
     def __init__(
-        self, name: str, *, url: str | None = None, host: str | None = None, clock: Clock | None = None
+        self,
+        name: str,
+        *,
+        url: str | None = None,
+        host: str | None = None,
+        clock: Clock | None = None,
+        max_keys: int | None = None,
+        policy=None,
     ) -> None:
         super().__init__(name, host=host, clock=clock)
+        if max_keys is not None:
+            check_positive(f"{name}: max_keys", max_keys, integer=True)
+        #: How many keys the node holds at most (``None``: no limit), and who goes when it is full.
+        self.max_keys = max_keys
+        self.policy = as_policy(policy if policy is not None else LRU())
+        self._entries: dict[str, Entry] = {}
+        self._tick = 0
+        self._budget_lock = threading.Lock()
         if url is not None and not (isinstance(url, str) and url.startswith(("redis://", "rediss://", "unix://"))):
             raise ConfigError(f"{name}: a Redis URL starts with redis://, rediss:// or unix://, got {url!r}")
         self.url = url
@@ -38,16 +54,71 @@ class CacheNode(Node):
 
             self._server = fakeredis.FakeServer()
 
-    def client(self) -> redis.Redis:
-        """A new redis-py client of this node (strings in, strings out)."""
+    def client(self) -> CacheClient:
+        """A new client of this node: redis-py's API (strings in, strings out), hits and misses counted,
+        the key budget enforced."""
         self.ensure_up()
         if self.url:
             import redis  # imported on first use, like fakeredis
 
-            return redis.Redis.from_url(self.url, decode_responses=True)
+            return CacheClient(redis.Redis.from_url(self.url, decode_responses=True), self)
         import fakeredis
 
-        return fakeredis.FakeRedis(server=self._server, decode_responses=True)
+        return CacheClient(fakeredis.FakeRedis(server=self._server, decode_responses=True), self)
+
+    @property
+    def keys_held(self) -> int:
+        """Keys written through ``set`` and not yet dropped, as the budget counts them."""
+        return len(self._entries)
+
+    def hit_ratio(self) -> float:
+        """Hits over all ``get`` calls so far (0 before any)."""
+        hits, misses = self.metrics.counter("hits").value, self.metrics.counter("misses").value
+        return hits / (hits + misses) if hits + misses else 0.0
+
+    # -- the budget (called by CacheClient) ---------------------------------------------------------
+    def _touch(self, key: str, hit: bool) -> None:
+        self.metrics.counter("hits" if hit else "misses").inc()
+        with self._budget_lock:
+            self._tick += 1
+            entry = self._entries.get(key)
+            if entry is not None and hit:
+                entry.last_used, entry.uses = self._tick, entry.uses + 1
+            elif entry is not None:
+                del self._entries[key]  # it expired, or was dropped by someone else
+
+    def _store(self, raw, key: str, value, ttl: float | None, **options):
+        """``SET`` under the budget: a new key into a full cache first evicts the policy's victim."""
+        with self._budget_lock:
+            self._tick += 1
+            if self.max_keys is not None and key not in self._entries and len(self._entries) >= self.max_keys:
+                now = self.clock.now()
+                for stale in [k for k, e in self._entries.items() if e.expires_at is not None and e.expires_at <= now]:
+                    del self._entries[stale]
+                if len(self._entries) >= self.max_keys:
+                    victim = self.policy.victim(dict(self._entries))
+                    if victim is None:
+                        self.metrics.counter("rejected").inc()
+                        return None
+                    if victim not in self._entries:
+                        raise ConfigError(
+                            f"{self.name}: the eviction policy chose {victim!r}, a key the cache does not hold"
+                        )
+                    raw.delete(victim)
+                    del self._entries[victim]
+                    self.metrics.counter("evictions").inc()
+            stored = raw.set(key, value, **options)
+            if stored:
+                expires = None if ttl is None else self.clock.now() + ttl
+                old = self._entries.get(key)
+                uses = old.uses if old else 0
+                self._entries[key] = Entry(old.inserted if old else self._tick, self._tick, uses + 1, expires)
+            return stored
+
+    def _forget(self, keys) -> None:
+        with self._budget_lock:
+            for key in keys:
+                self._entries.pop(key, None)
 
     def on_crash(self) -> None:
         # A crashed cache loses everything it held. The fake server stays the same object, so clients
@@ -59,7 +130,39 @@ class CacheNode(Node):
             with self._server.lock:
                 for db in self._server.dbs.values():
                     db.clear()
+        with self._budget_lock:
+            self._entries.clear()
 
     def on_recover(self) -> None:
         if self._server is not None:
             self._server.connected = True
+
+
+class CacheClient:
+    """A redis-py client of one :class:`CacheNode`: ``get``, ``set`` and ``delete`` keep the node's hit
+    counts and key budget; every other command goes straight to redis-py."""
+
+    def __init__(self, raw, node: CacheNode) -> None:
+        self._raw = raw
+        self._node = node
+
+    def get(self, key: str):
+        value = self._raw.get(key)
+        self._node._touch(key, value is not None)
+        return value
+
+    def set(self, key: str, value, ex=None, px=None, **options):
+        """Redis ``SET`` (``ex`` seconds or ``px`` milliseconds of TTL, ``nx``, ``xx``...), under the budget."""
+        ttl = ex if ex is not None else (px / 1000 if px is not None else None)
+        return self._node._store(self._raw, key, value, ttl, ex=ex, px=px, **options)
+
+    def delete(self, *keys: str) -> int:
+        removed = self._raw.delete(*keys)
+        self._node._forget(keys)
+        return removed
+
+    def __getattr__(self, name: str):
+        return getattr(self._raw, name)
+
+    def close(self) -> None:
+        self._raw.close()

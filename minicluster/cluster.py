@@ -139,10 +139,19 @@ class Cluster:
         )
         return self._add(node)
 
-    def add_cache(self, name: str = "cache", *, host: str | None = None, url: str | None = None) -> CacheNode:
-        """A Redis-compatible cache: in-process fakeredis, or the real server at ``url``."""
+    def add_cache(
+        self,
+        name: str = "cache",
+        *,
+        host: str | None = None,
+        url: str | None = None,
+        max_keys: int | None = None,
+        policy=None,
+    ) -> CacheNode:
+        """A Redis-compatible cache: in-process fakeredis, or the real server at ``url``; with ``max_keys``, a
+        budget enforced by evicting what ``policy`` (default LRU, see :mod:`minicluster.eviction`) names."""
         self._check_new(name)
-        return self._add(CacheNode(name, url=url, host=host, clock=self.clock))
+        return self._add(CacheNode(name, url=url, host=host, clock=self.clock, max_keys=max_keys, policy=policy))
 
     def add_web_server(
         self,
