@@ -1,0 +1,1 @@
+"""Checkers of Stage 5, one module per exercise."""
