@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 
+from .cache import unless_cache_down
 from .load import derive_seed
 from .storage import DatabaseNode
 from .web import JSON, Request, Response, Router
@@ -40,7 +41,7 @@ def _user_response(ctx, raw: str, cached: bool, ttl: float = 60) -> Response:
         return Response.json({"error": f"malformed user id {raw!r}"}, 400)
     key = f"user:{int(raw)}"
     if cached:
-        hit = _unless_cache_down(lambda: ctx.cache.get(key))
+        hit = unless_cache_down(lambda: ctx.cache.get(key))
         if hit is not None:
             return Response(200, hit, {"Content-Type": JSON})
     row = ctx.db.execute("SELECT id, name, email FROM users WHERE id = ?", [int(raw)]).fetchone()
@@ -48,26 +49,8 @@ def _user_response(ctx, raw: str, cached: bool, ttl: float = 60) -> Response:
         return Response.json({"error": f"no user {int(raw)}"}, 404)
     body = json.dumps(dict(zip(("id", "name", "email"), row)))
     if cached:
-        _unless_cache_down(lambda: ctx.cache.set(key, body, ex=ttl))
+        unless_cache_down(lambda: ctx.cache.set(key, body, ex=ttl))
     return Response(200, body, {"Content-Type": JSON})
-
-
-def cache_is_down(error: BaseException) -> bool:
-    """Whether ``error`` says the cache cannot be reached: the node is down, the network cut, or redis-py
-    lost its connection (a real server restarting)."""
-    return isinstance(error, ConnectionError) or (
-        type(error).__module__.startswith("redis") and type(error).__name__ in ("ConnectionError", "TimeoutError")
-    )
-
-
-def _unless_cache_down(call):
-    """``call()``, or ``None`` when the cache is down: the cache is an optimisation, the database answers."""
-    try:
-        return call()
-    except Exception as exc:
-        if cache_is_down(exc):
-            return None
-        raise
 
 
 def users_api(*, cached: bool = True, ttl: float = 60) -> Router:

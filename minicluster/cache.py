@@ -1,4 +1,4 @@
-"""Cache nodes: Redis through the redis-py API.
+"""Cache nodes (Redis through the redis-py API), and the three ways an application uses one.
 
 By default the server is a ``fakeredis.FakeServer`` living in this process (one per cache node, shared
 by every client of that node, so two web servers see the same keys); give ``url`` to use a real
@@ -8,11 +8,28 @@ the client every caller gets: a ``set`` of a new key into a full cache first dro
 eviction policy (:mod:`minicluster.eviction`) names. Every ``get`` is counted as a hit or a miss in
 the node's metrics, so hit ratios are measured, not assumed. The budget counts keys written with
 ``set``; pipelines and other commands pass through uncounted.
+
+The patterns, each a small function over any redis-py-like client:
+
+==========================  =======================================  =======================================
+pattern                     what happens                             use it when / beware
+==========================  =======================================  =======================================
+:func:`cache_aside`         the app asks the cache; on a miss it      the default: only what is read gets
+                            loads and stores the answer (TTL)         cached; invalidate after writes
+:class:`ReadThrough`        the cache object owns the loader: a       one loader per kind of key; same
+                            ``get`` that misses loads by itself       staleness as cache-aside
+:func:`write_through`       a write goes to the database, then the    read-after-write fresh for the writer;
+                            same value into the cache                 caches what may never be read
+==========================  =======================================  =======================================
+
+A cache that is down is never an error for them: :func:`cache_is_down` recognises it, and the
+database answers.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from .clock import Clock
 from .errors import ConfigError, check_positive
@@ -166,3 +183,50 @@ class CacheClient:
 
     def close(self) -> None:
         self._raw.close()
+
+
+def cache_is_down(error: BaseException) -> bool:
+    """Whether ``error`` says the cache cannot be reached: the node is down, the network cut, or redis-py
+    lost its connection (a real server restarting)."""
+    return isinstance(error, ConnectionError) or (
+        type(error).__module__.startswith("redis") and type(error).__name__ in ("ConnectionError", "TimeoutError")
+    )
+
+
+def unless_cache_down(call: Callable[[], object]):
+    """``call()``, or ``None`` when the cache is down: the cache is an optimisation, the database answers."""
+    try:
+        return call()
+    except Exception as exc:
+        if cache_is_down(exc):
+            return None
+        raise
+
+
+def cache_aside(cache, key: str, load: Callable[[], object], *, ttl: float):
+    """The value of ``key``: from the cache, else ``load()`` (kept ``ttl`` seconds unless ``None``)."""
+    hit = unless_cache_down(lambda: cache.get(key))
+    if hit is not None:
+        return hit
+    value = load()
+    if value is not None:
+        unless_cache_down(lambda: cache.set(key, value, px=round(ttl * 1000)))
+    return value
+
+
+class ReadThrough:
+    """A cache that loads what it misses itself: ``ReadThrough(client, load, ttl).get(key)`` calls
+    ``load(key)`` on a miss and keeps the answer ``ttl`` seconds."""
+
+    def __init__(self, cache, load: Callable[[str], object], *, ttl: float) -> None:
+        check_positive("ttl", ttl)
+        self.cache, self.load, self.ttl = cache, load, ttl
+
+    def get(self, key: str):
+        return cache_aside(self.cache, key, lambda: self.load(key), ttl=self.ttl)
+
+
+def write_through(cache, key: str, value, store: Callable[[object], object], *, ttl: float) -> None:
+    """Write ``value`` to the database (``store(value)``), then the same value into the cache."""
+    store(value)
+    unless_cache_down(lambda: cache.set(key, value, px=round(ttl * 1000)))

@@ -35,6 +35,7 @@ from .load import derive_seed
 from .loadbalancer import HealthCheck, LoadBalancer
 from .network import Network
 from .nodes import Node
+from .proxy import SQLProxy
 from .storage import DatabaseNode
 from .timeline import Timeline
 from .web import Handler, Request, Response, WebServer
@@ -212,6 +213,26 @@ class Cluster:
             check = HealthCheck(balancer, interval=interval, timeout=probe_timeout, fall=fall, rise=rise)
             self.health_checks[name] = check.start()
         return balancer
+
+    def add_proxy(
+        self,
+        name: str,
+        primary: DatabaseNode,
+        replicas: Iterable[DatabaseNode] = (),
+        *,
+        pool_size: int = 10,
+        timeout: float = 2.0,
+        host: str | None = None,
+    ) -> SQLProxy:
+        """A ProxySQL-style proxy (:class:`~minicluster.proxy.SQLProxy`) in front of ``primary`` and
+        ``replicas``: a connection pool to each, writes routed to the primary, reads to the replicas."""
+        self._check_new(name)
+        proxy = SQLProxy(
+            name, primary, list(replicas), pool_size=pool_size, timeout=timeout, host=host, clock=self.clock
+        )
+        self._add(proxy)
+        self.link_sources.append(proxy.links)
+        return proxy
 
     def expose(self, hostname: str, *nodes: Node) -> None:
         """Publish ``nodes`` under ``hostname`` in DNS (each gets a public address)."""

@@ -177,6 +177,14 @@ class SQLProxy(Node):
         self._next_reader = itertools.cycle(self.replicas or [primary])
         self._lock = threading.Lock()
 
+    def links(self) -> list[tuple[str, str, str, bool]]:
+        """The live links for the diagram: writes to the primary, reads to each replica, each over its pool."""
+        size = next(iter(self.pools.values())).size
+        links = [(self.name, self.primary.name, f"writes · pool of {size}", self.primary.is_up)]
+        reads = self.replicas or []
+        links += [(self.name, db.name, f"reads · pool of {size}", db.is_up) for db in reads]
+        return links
+
     def route(self, sql: str) -> DatabaseNode:
         """The database a statement goes to."""
         if _WRITE.match(sql):

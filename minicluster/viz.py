@@ -15,7 +15,14 @@ from .load import LoadResult
 from .nodes import Health, Node
 from .timeline import Event
 
-_SHAPES = {"database": ("[(", ")]"), "cache": ("[(", ")]"), "web": ("[", "]"), "balancer": ("{{", "}}")}
+_SHAPES = {
+    "database": ("[(", ")]"),
+    "cache": ("[(", ")]"),
+    "web": ("[", "]"),
+    "balancer": ("{{", "}}"),
+    "proxy": ("{{", "}}"),
+    "cdn": ("[/", "/]"),
+}
 _STYLE = {
     Health.UP: "fill:#d8f0dc,stroke:#2e7d32",
     Health.SLOW: "fill:#fff1c2,stroke:#b7791f",

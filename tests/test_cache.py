@@ -77,3 +77,26 @@ def test_cache_calls_cross_the_network():
 def _at_once(web, n, path="/"):
     replies = [web.submit(Request("GET", path)) for _ in range(n)]
     return [reply.result(timeout=10) for reply in replies]
+
+
+def test_cache_aside_read_through_and_write_through_skip_a_cache_that_is_down():
+    from minicluster.cache import ReadThrough, cache_aside, write_through
+
+    cache = CacheNode("patterns")
+    client = cache.client()
+    loads, table = [], {"user:1": "Ada"}
+
+    def load():
+        loads.append(1)
+        return table["user:1"]
+
+    assert cache_aside(client, "user:1", load, ttl=5) == "Ada" == cache_aside(client, "user:1", load, ttl=5)
+    assert len(loads) == 1 and 0 < client.pttl("user:1") <= 5000
+    reader = ReadThrough(client, lambda key: table.get(key), ttl=5)
+    assert reader.get("user:2") is None and client.get("user:2") is None, "nothing cached for a missing row"
+    write_through(client, "user:1", "Ada L.", lambda value: table.__setitem__("user:1", value), ttl=5)
+    assert table["user:1"] == client.get("user:1") == "Ada L."
+    cache.crash()
+    assert cache_aside(client, "user:1", load, ttl=5) == "Ada L." and len(loads) == 2, "down: the database answers"
+    write_through(client, "user:1", "Ada King", lambda value: table.__setitem__("user:1", value), ttl=5)
+    assert table["user:1"] == "Ada King"

@@ -21,9 +21,11 @@ def test_a_warm_cache_takes_load_off_the_database():
     assert rows[500]["p50_ms"] < rows[0]["p50_ms"]
 
 
-def test_a_longer_ttl_hits_more_and_serves_more_stale_names():
-    (short, long_) = stage.ttl_tradeoff((0.05, 1.0), duration=0.8).rows
+def test_a_longer_ttl_hits_more_and_serves_more_stale_names_unless_writes_invalidate():
+    short, long_, invalidated = stage.ttl_tradeoff((0.05, 1.0), duration=0.8).rows
     assert long_["hit %"] > short["hit %"] and long_["stale %"] > short["stale %"]
+    assert (long_["invalidation"], invalidated["invalidation"]) == (False, True)
+    assert invalidated["stale %"] < 0.5 * long_["stale %"]
 
 
 def test_only_writing_the_database_then_deleting_leaves_no_stale_entry():
@@ -32,6 +34,7 @@ def test_only_writing_the_database_then_deleting_leaves_no_stale_entry():
         "no invalidation": True,
         "delete, then write the database": True,
         "write the database, then delete": False,
+        "write-through: the database, then the cache": False,
     }
 
 

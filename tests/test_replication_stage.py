@@ -20,12 +20,14 @@ def test_reading_back_from_lagging_replicas_is_stale_and_the_primary_never_is():
 
 
 def test_a_primary_crash_loses_acknowledged_writes_with_async_replication_and_none_with_semi_sync():
-    run = stage.primary_crash(duration=0.6, crash_at=0.3)
+    run = stage.primary_crash(("async", "semi-sync", "sync"), duration=0.6, crash_at=0.3)
     assert run["lost"]["async"] > 0
-    assert run["lost"]["semi-sync"] == 0
-    assert run["promoted"] == {"async": "db-replica1", "semi-sync": "db-replica1"}, "the replica with less lag"
+    assert run["lost"]["semi-sync"] == run["lost"]["sync"] == 0
+    assert set(run["promoted"].values()) == {"db-replica1"}, "the replica with less lag"
+    waits = {row["mode"]: row["ack p50 ms"] for row in run.rows}
+    assert waits["semi-sync"] >= 30 and waits["sync"] >= 100, "each waits for the fastest / the slowest replica"
     actions = [e.action for e in run.timeline]
-    assert actions.count("crash") == 2 and actions.count("promote") == 2
+    assert actions.count("crash") == 3 and actions.count("promote") == 3
 
 
 def test_fencing_stops_the_old_primary_from_taking_writes_that_are_lost_when_it_rejoins():

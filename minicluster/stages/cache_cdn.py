@@ -27,7 +27,8 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from ..apps import HOSTNAME, USERS_DDL, cache_is_down, create_users, users_api, users_target
+from .. import cache as caching
+from ..apps import HOSTNAME, USERS_DDL, create_users, users_api, users_target
 from ..cache import CacheNode
 from ..cdn import CDN, Origin
 from ..clock import ManualClock
@@ -130,25 +131,9 @@ class _Database:
 
 
 def cache_aside(cache, db: _Database, user: int, ttl: float = 60) -> str | None:
-    """Read ``user``'s name through the cache: a hit answers, a miss asks the database and keeps the
-    answer ``ttl`` seconds. A cache that is down is skipped (the database answers)."""
-    key = f"user:{user}"
-    try:
-        hit = cache.get(key)
-    except Exception as exc:
-        if not cache_is_down(exc):
-            raise
-        return db.name_of(user)
-    if hit is not None:
-        return hit
-    name = db.name_of(user)
-    if name is not None:
-        try:
-            cache.set(key, name, px=round(ttl * 1000))
-        except Exception as exc:
-            if not cache_is_down(exc):
-                raise
-    return name
+    """Read ``user``'s name through the cache (:func:`minicluster.cache.cache_aside`): a hit answers, a
+    miss asks the database and keeps the answer ``ttl`` seconds; a cache that is down is skipped."""
+    return caching.cache_aside(cache, f"user:{user}", lambda: db.name_of(user), ttl=ttl)
 
 
 def _zipf_keys(requests: int, seed: int, keys: int = USERS, s: float = ZIPF_S) -> list[int]:
@@ -258,23 +243,27 @@ def ttl_tradeoff(
     seed: int = 42,
 ) -> Run:
     """Zipf reads at ``rate`` per second through the cache while a writer renames popular users
-    ``writes_per_s`` times a second in the database, without touching the cache: entries live ``ttl``.
+    ``writes_per_s`` times a second in the database without touching the cache: entries live ``ttl``.
+    A last row runs the longest TTL again with a writer that deletes the entry after each rename.
 
-    Columns: the TTL, hit % and stale % (reads that returned a name older than the one committed
-    before the read began)."""
+    Columns: the TTL, whether updates invalidate, hit % and stale % (reads that returned a name older
+    than the one committed before the read began)."""
     rows = []
-    for ttl in ttls:
-        hits, stale = _ttl_run(ttl, rate, writes_per_s, duration, seed)
-        rows.append({"ttl ms": ttl * 1000, "hit %": hits, "stale %": stale})
+    runs = [(ttl, False) for ttl in ttls] + [(max(ttls), True)]
+    for ttl, invalidate in runs:
+        hits, stale = _ttl_run(ttl, rate, writes_per_s, duration, seed, invalidate)
+        rows.append({"ttl ms": ttl * 1000, "invalidation": invalidate, "hit %": hits, "stale %": stale})
     return Run(
-        f"TTL: {rate:g} reads/s, {writes_per_s:g} renames/s, no invalidation",
+        f"TTL: {rate:g} reads/s, {writes_per_s:g} renames/s",
         rows,
         chart="lines",
-        axes={"x": "ttl ms", "percent": True, "ylabel": "share of reads"},
+        axes={"x": "ttl ms", "percent": True, "ylabel": "share of reads", "y": ["hit %", "stale %"]},
     )
 
 
-def _ttl_run(ttl: float, rate: float, writes_per_s: float, duration: float, seed: int) -> tuple[float, float]:
+def _ttl_run(
+    ttl: float, rate: float, writes_per_s: float, duration: float, seed: int, invalidate: bool
+) -> tuple[float, float]:
     with Cluster(seed=seed) as cluster:
         node = cluster.add_database("db", host="db1")
         create_users(node, 200, seed=seed)
@@ -286,6 +275,8 @@ def _ttl_run(ttl: float, rate: float, writes_per_s: float, duration: float, seed
         lock = threading.Lock()
         done = threading.Event()
 
+        writes = cache.client()
+
         def writer() -> None:
             rng = random.Random(derive_seed(seed, "writer"))
             keys, conn = ZipfKeys(200, ZIPF_S), node.connect()
@@ -295,6 +286,8 @@ def _ttl_run(ttl: float, rate: float, writes_per_s: float, duration: float, seed
                 conn.execute(
                     "UPDATE users SET name = split_part(name, '#', 1) || '#' || ? WHERE id = ?", [version, user]
                 )
+                if invalidate:
+                    writes.delete(f"user:{user}")  # after the write: see invalidation_race
                 committed[user] = version
             conn.close()
 
@@ -316,11 +309,13 @@ def _ttl_run(ttl: float, rate: float, writes_per_s: float, duration: float, seed
 
 
 #: How each update strategy changes a user: the steps in order ("db": write the database; "delete":
-#: drop the cached entry; "between": where a concurrent reader arrives).
+#: drop the cached entry; "set": write the new value into the cache; "between": where a concurrent
+#: reader arrives).
 UPDATE_STRATEGIES = {
     "no invalidation": ("db", "between"),
     "delete, then write the database": ("delete", "between", "db"),
     "write the database, then delete": ("db", "between", "delete"),
+    "write-through: the database, then the cache": ("db", "between", "set"),
 }
 
 
@@ -344,6 +339,8 @@ def invalidation_race() -> Run:
                     node.execute("UPDATE users SET name = 'Ada L.' WHERE id = 1")
                 elif step == "delete":
                     cache.delete("user:1")
+                elif step == "set":
+                    cache.set("user:1", "Ada L.", ex=60)
                 else:
                     between = cache_aside(cache, db, 1)
             last = cache_aside(cache, db, 1)

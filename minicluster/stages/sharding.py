@@ -388,15 +388,17 @@ def read_write_routing(*, statements: int = 100, write_share: float = 0.1, repli
 
     The replicas here are separate databases that nobody copies to (replication is Stage 4), so a row
     written through the proxy is on the primary only: figure ``read_back`` says whether reading it right
-    back through the proxy found it, which is the read-after-write problem replication lag brings.
+    back through the proxy found it, which is the read-after-write problem replication lag brings;
+    figure ``diagram``: the live architecture, the proxy between the app servers and the databases.
     """
     rng = random.Random(derive_seed(seed, "statements"))
     with Cluster(seed=seed) as cluster:
-        primary = cluster.add_database("primary")
-        copies = [cluster.add_database(f"replica{i}") for i in range(1, replicas + 1)]
+        primary = cluster.add_database("primary", host="db1")
+        copies = [cluster.add_database(f"replica{i}", host=f"db{i + 1}") for i in range(1, replicas + 1)]
         for db in [primary, *copies]:
             db.execute("CREATE TABLE notes (id INTEGER, body VARCHAR)")
-        proxy = SQLProxy("proxy", primary, copies, pool_size=4)
+        proxy = cluster.add_proxy("proxy", primary, copies, pool_size=4, host="proxy1")
+        cluster.links.append(("client", "proxy", "SQL from the app servers"))
         for i in range(statements - 2):
             if rng.random() < write_share:
                 proxy.execute("INSERT INTO notes VALUES (?, ?)", [i, "written through the proxy"])
@@ -408,11 +410,12 @@ def read_write_routing(*, statements: int = 100, write_share: float = 0.1, repli
         databases = [primary, *copies]
         received = {db.name: proxy.metrics.counter(f"to_{db.name}").value for db in databases}
         stored = {db.name: db.execute("SELECT count(*) FROM notes")[0][0] for db in databases}
+        diagram = cluster.diagram("A read/write-splitting proxy between the app servers and the databases")
     rows = [{"database": name, "statements": received[name], "rows written": stored[name]} for name in received]
     return Run(
         f"{statements} statements through a read/write-splitting proxy",
         rows,
-        figures={"read_back": read_back},
+        figures={"read_back": read_back, "diagram": diagram},
         chart="bars",
         axes={"x": "database", "y": ["statements", "rows written"], "ylabel": "statements, rows"},
     )

@@ -114,9 +114,17 @@ class Checker:
     #: Seconds the whole check may take in ``minicluster check`` before its process is ended.
     time_limit: float = 90.0
 
-    def call(self, fn: Callable[..., Any], *args: Any, on: str, within: float | None = None, **kwargs: Any) -> Any:
+    def call(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        on: str,
+        within: float | None = None,
+        too_slow: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
         """``fn(*args, **kwargs)`` with a timeout (``within`` s, else :attr:`call_timeout`); ``on`` describes
-        the input for messages."""
+        the input for messages; ``too_slow`` is the message when the timeout means slowness, not a hang."""
         try:
             return call_with_timeout(fn, *args, timeout=within or self.call_timeout, **kwargs)
         except (Failure, NotAttempted):  # a checker's own step run under the timeout: its verdict stands
@@ -124,7 +132,7 @@ class Checker:
         except NotImplementedError:
             raise NotAttempted() from None
         except LearnerTimeout as exc:
-            raise Failure(_hang(on, exc)) from None
+            raise Failure(f"{on}: {too_slow}" if too_slow else _hang(on, exc)) from None
         except Exception as exc:
             raise Failure(f"{on}: your code raised {raised(exc)}") from None
 
