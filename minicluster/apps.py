@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import json
 import random
+import secrets
+import threading
 
 from .cache import unless_cache_down
+from .errors import ConfigError
 from .load import derive_seed
 from .storage import DatabaseNode
 from .web import JSON, Request, Response, Router
@@ -80,4 +83,80 @@ def users_target(cluster, *, per_user_clients: bool = False):
             client = clients[key] = cluster.client(f"user{key}")
         return client.get(f"http://{HOSTNAME}/users/{key}")
 
+    return send
+
+
+def shop_api(store: str = "redis", *, ttl: float = 1800) -> Router:
+    """The shop app: who is logged in is a session (``Cookie: session=<id>``), kept in ``store``:
+
+    * ``"local"``: each web server's own memory (stateful; lost when the server goes);
+    * ``"redis"``: the shared session store, the web server's cache node (stateless);
+    * ``"sql"``: a ``sessions`` table on the web server's database (stateless).
+
+    ``POST /login`` (body: a user name) answers ``{"session": id}``; ``GET /cart`` answers the user and the
+    items, or 401 when the session is unknown (the user was logged out); ``POST /cart`` (body: an item)
+    adds the item.
+    """
+    from .sessions import LocalSessions, RedisSessions, SQLSessions
+
+    if store not in ("local", "redis", "sql"):
+        raise ConfigError(f"a session store is 'local', 'redis' or 'sql', got {store!r}")
+    memories: dict[tuple[str, int], LocalSessions] = {}
+    lock = threading.Lock()
+
+    def sessions(ctx):
+        if store == "redis":
+            return RedisSessions(ctx.cache, ttl)
+        if store == "sql":
+            return SQLSessions(ctx.db, ttl, ctx.server.clock)
+        with lock:  # a server that crashed comes back with an empty memory
+            return memories.setdefault((ctx.server.name, ctx.server.incarnation), LocalSessions())
+
+    def current(request: Request, ctx):
+        cookie = request.headers.get("Cookie", "")
+        sid = cookie.removeprefix("session=") if cookie.startswith("session=") else None
+        return sid, (sessions(ctx).get(sid) if sid else None)
+
+    def login(request: Request, ctx) -> Response:
+        sid = secrets.token_urlsafe(12)
+        sessions(ctx).put(sid, {"user": request.body or "guest", "items": []})
+        return Response(200, json.dumps({"session": sid}), {"Content-Type": JSON, "Set-Cookie": f"session={sid}"})
+
+    def cart(request: Request, ctx) -> Response:
+        sid, data = current(request, ctx)
+        if data is None:
+            return Response.json({"error": "not logged in"}, 401)
+        if request.method == "POST":
+            data["items"].append(request.body)
+            sessions(ctx).put(sid, data)
+        return Response.json(data)
+
+    return Router().route("POST", "/login", login).route("GET", "/cart", cart).route("POST", "/cart", cart)
+
+
+def shop_target(cluster, *, hostname: str = HOSTNAME):
+    """``target(key)`` for a load run: user ``key`` (its own device) logs in once, then reads its cart;
+    a 401 means it was logged out: it is counted in ``target.logged_out`` and logs in again next time."""
+    clients: dict[int, object] = {}
+    sids: dict[int, str] = {}
+    lock = threading.Lock()
+
+    def send(key: int):
+        with lock:
+            client = clients.get(key) or clients.setdefault(key, cluster.client(f"user{key}"))
+            sid = sids.get(key)
+        if sid is None:
+            response = client.request("POST", f"http://{hostname}/login", body=f"user{key}")
+            if response.status == 200:
+                with lock:
+                    sids[key] = response.data()["session"]
+            return response
+        response = client.request("GET", f"http://{hostname}/cart", headers={"Cookie": f"session={sid}"})
+        if response.status == 401:
+            with lock:
+                send.logged_out += 1
+                sids.pop(key, None)
+        return response
+
+    send.logged_out = 0
     return send

@@ -190,6 +190,18 @@ class Cluster:
             self.links.append((name, cache.name, "GET / SET"))
         return server
 
+    def add_web_server_like(self, template: WebServer, name: str) -> WebServer:
+        """A web server like ``template`` (handler, workers, service time, database, cache) on host ``name``."""
+        return self.add_web_server(
+            name,
+            template.handler,
+            host=name,
+            workers=template.workers,
+            service_time=template.service_time,
+            database=template.database,
+            cache=template.cache,
+        )
+
     def add_load_balancer(
         self,
         name: str,

@@ -44,6 +44,9 @@ class LoadBalancer(Node):
         self.backend_timeout = backend_timeout
         self._backends: tuple[Backend, ...] = ()
         self._lock = threading.Lock()
+        #: Requests forwarded and not yet answered, per backend name (what a drain waits for).
+        self._forwarding: dict[str, int] = {}
+        self._answered = threading.Condition()
         #: Where backends added and removed (changes), ejected and re-admitted (reactions) are written.
         self.timeline = timeline if timeline is not None else Timeline(self.clock)
 
@@ -76,6 +79,14 @@ class LoadBalancer(Node):
             removed = next(b for b in self._backends if b.name == name)
             self._backends = kept
         self._log("remove", removed)
+
+    def drain(self, name: str, timeout: float = 30.0) -> bool:
+        """Remove backend ``name`` and wait until every request already sent to it is answered: it can
+        then be stopped without failing one. Returns whether that happened within ``timeout``."""
+        check_positive("drain timeout", timeout)
+        self.remove_backend(name)
+        with self._answered:
+            return self._answered.wait_for(lambda: self._forwarding.get(name, 0) == 0, timeout)
 
     def backend(self, name: str) -> Backend:
         for b in self._backends:
@@ -116,12 +127,17 @@ class LoadBalancer(Node):
             m.counter("no_backend").inc()
             return Response.json({"error": str(exc)}, 503)
         m.counter(f"to_{backend.name}").inc()
+        with self._answered:
+            self._forwarding[backend.name] = self._forwarding.get(backend.name, 0) + 1
         try:
             return self._forward(backend, request, timeout)
         finally:
             release = getattr(self.policy, "release", None)
             if release is not None:
                 release(backend, request)
+            with self._answered:
+                self._forwarding[backend.name] -= 1
+                self._answered.notify_all()
 
     def _forward(self, backend: Backend, request: Request, timeout: float | None) -> Response:
         server = backend.server

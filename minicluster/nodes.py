@@ -45,6 +45,9 @@ class Node:
         self._down = False
         self._slowdown = 1.0
         self._lock = threading.Lock()
+        #: How many times this node has come back from a crash: what it kept in memory belongs to an
+        #: older incarnation and is gone.
+        self.incarnation = 0
 
     # -- health ---------------------------------------------------------------------------
     @property
@@ -82,6 +85,7 @@ class Node:
     def recover(self) -> None:
         with self._lock:
             self._down = False
+            self.incarnation += 1
         self.on_recover()
 
     def slow(self, factor: float) -> None:

@@ -40,16 +40,7 @@ class Balanced(Topology):
 
     def add_server(self) -> WebServer:
         """One more web server like the others, added to the balancer (works under load)."""
-        template = self.webs[0]
-        i = len(self.webs) + 1
-        web = self.cluster.add_web_server(
-            f"web{i}",
-            template.handler,
-            host=f"web{i}",
-            workers=template.workers,
-            service_time=template.service_time,
-            database=template.database,
-        )
+        web = self.cluster.add_web_server_like(self.webs[0], f"web{len(self.webs) + 1}")
         self.webs.append(web)
         self.lb.add_backend(web)
         return web

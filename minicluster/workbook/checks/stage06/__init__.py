@@ -1,0 +1,1 @@
+"""Checkers of Stage 6, one module per exercise."""
