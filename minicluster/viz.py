@@ -127,7 +127,8 @@ def plot_run(run: Run, *, title: str | None = None, **options):
     * ``"sweep"``: throughput and p50/p99 against the swept parameter (:func:`plot_sweep`);
     * ``"timeline"``: successes, errors (and latency) over time with the timeline's events marked;
     * ``"percentiles"``: p50 and p99 of each load, side by side;
-    * ``"lines"``: every other column against the ``x`` column; ``"bars"``: one bar per row.
+    * ``"lines"``: every other column against the ``x`` column; ``"bars"``: one bar per row;
+    * ``"panels"``: stacked line plots sharing the ``x`` column, one per group of columns in ``panels``.
 
     ``options`` override the run's ``axes`` (e.g. ``xlabel=``, ``width=``, ``latency=True``).
     """
@@ -143,7 +144,23 @@ def plot_run(run: Run, *, title: str | None = None, **options):
         return plot_percentiles(run.loads, title=title)
     if run.chart in ("lines", "bars"):
         return _plot_columns(run, axes, title)
-    raise ValueError(f"{run.title!r}: no chart named {run.chart!r} (sweep, timeline, percentiles, lines, bars)")
+    if run.chart == "panels":
+        return _plot_panels(run, axes, title)
+    raise ValueError(f"{run.title!r}: no chart named {run.chart!r} (sweep, timeline, percentiles, lines, bars, panels)")
+
+
+def _plot_panels(run: Run, axes: dict, title: str | None):
+    """One line plot per group of ``axes["panels"]`` (a list of column lists), stacked over one x axis."""
+    x, panels = axes["x"], axes["panels"]
+    fig, grid = _pyplot().subplots(len(panels), 1, figsize=(8, 2.2 * len(panels)), sharex=True)
+    xs = run.column(x)
+    for ax, columns in zip(grid, panels):
+        for column in columns:
+            ax.plot(xs, run.column(column), "o-", markersize=3, label=column)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+    grid[-1].set_xlabel(axes.get("xlabel", x))
+    return _finished(fig, title)
 
 
 def _plot_columns(run: Run, axes: dict, title: str | None):

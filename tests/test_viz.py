@@ -78,6 +78,9 @@ def test_every_run_plots_by_its_chart():
     bars = Run("bars", [{"server": "web1", "served": 3}, {"server": "web2", "served": 0}], chart="bars")
     assert [p.get_height() for p in bars.plot().axes[0].patches] == [3, 0]
     assert Run("p", loads={"only": result}, chart="percentiles").plot().axes
+    rows = [{"t": 1, "load": 5, "a": 1, "b": 2}, {"t": 2, "load": 9, "a": 2, "b": 3}]
+    panels = Run("panels", rows, chart="panels", axes={"x": "t", "panels": [["load"], ["a", "b"]]}).plot()
+    assert [[list(line.get_ydata()) for line in ax.lines] for ax in panels.axes] == [[[5, 9]], [[1, 2], [2, 3]]]
     assert Run("t", loads={"only": result}, chart="timeline").plot(latency=True).axes
 
 

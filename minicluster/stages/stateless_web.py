@@ -304,8 +304,15 @@ def autoscaling(
         rows,
         loads,
         figures=figures,
-        chart="lines",
-        axes={"x": "t s", "y": [f"servers, {name}" for name in columns], "ylabel": "web servers"},
+        chart="panels",
+        axes={
+            "x": "t s",
+            "panels": [
+                ["offered/s"],
+                [f"servers, {name}" for name in columns],
+                [f"p99 ms, {name}" for name in columns],
+            ],
+        },
     )
 
 
