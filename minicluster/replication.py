@@ -267,15 +267,19 @@ class Member:
             return float("inf")
         return max(0.0, self.clock.now() - pending[0].at) if pending else 0.0
 
-    def follow(self, upstream: Member | None, *, position: int | None = None) -> None:
-        """Copy ``upstream``'s log from ``position`` on (default: where it is now); ``None`` stops following."""
+    def follow(self, upstream: Member | None, *, position: int | None = None, thread: bool = True) -> None:
+        """Copy ``upstream``'s log from ``position`` on (default: where it is now); ``None`` stops following.
+
+        With ``thread=False`` nothing copies on its own: :meth:`pump` applies what is due when called
+        (a simulation on a manual clock does that once per tick, which makes it exact).
+        """
         if upstream is self:
             raise ConfigError(f"{self.name} cannot follow itself")
         with self._write_lock:
             self.upstream = upstream
             if position is not None:
                 self.position = position
-        if upstream is not None and self._thread is None:
+        if upstream is not None and thread and self._thread is None:
             # One thread per member for its whole life: it idles while there is nothing to follow.
             self._thread = threading.Thread(target=self._run, name=f"replicate-{self.name}", daemon=True)
             self._thread.start()
@@ -317,6 +321,18 @@ class Member:
                 self._apply(due)
             except (NodeDown, NetworkPartition):
                 self._stop.wait(poll)
+
+    def pump(self) -> int:
+        """Apply, now, every change of the upstream's log that is due (older than the lag); returns how
+        many. Nothing when this member or its upstream is down."""
+        upstream = self.upstream
+        if upstream is None or not (self.node.is_up and upstream.node.is_up):
+            return 0
+        ready = self.clock.now() - self.lag
+        due = [c for c in itertools.takewhile(lambda c: c.at <= ready, upstream.log.since(self.position, limit=10**9))]
+        if due:
+            self._apply(due)
+        return len(due)
 
     def _apply(self, changes: Sequence[Change]) -> None:
         """Apply ``changes`` in one transaction, then move the position past them."""

@@ -1,0 +1,1 @@
+"""Checkers of Stage 7, one module per exercise."""
