@@ -1,0 +1,1 @@
+"""Checkers of Stage 8, one module per exercise."""
