@@ -33,6 +33,7 @@ from .errors import ConfigError, check_positive
 from .faults import Nemesis
 from .load import derive_seed
 from .loadbalancer import HealthCheck, LoadBalancer
+from .logs import LogSink
 from .network import Network
 from .nodes import Node
 from .proxy import SQLProxy
@@ -78,6 +79,8 @@ class Cluster:
         self.dns = DNS(ttl=dns_ttl, clock=self.clock)
         #: Everything that happens to the cluster: faults, heals, reactions (ejections...), changes.
         self.timeline = Timeline(self.clock)
+        #: The structured logs of every web server and balancer (off until ``cluster.logs.enable()``).
+        self.logs = LogSink(self.clock)
         self.nemesis = Nemesis(self.clock, self.timeline, self.network)
         self.nodes: dict[str, Node] = {}
         #: Who talks to whom, for the architecture diagram: ``(from, to, label)``.
@@ -184,6 +187,7 @@ class Cluster:
             clock=self.clock,
         )
         self._add(server)
+        server.logs = self.logs
         if database is not None:
             self.links.append((name, database.name, "SQL"))
         if cache is not None:
@@ -218,6 +222,7 @@ class Cluster:
         """A load balancer in front of ``backends``, probing them every ``interval`` s when ``health_check``."""
         self._check_new(name)
         balancer = LoadBalancer(name, policy, network=self.network, host=host, clock=self.clock, timeline=self.timeline)
+        balancer.logs = self.logs
         self._add(balancer)
         for server in backends:
             balancer.add_backend(server)

@@ -12,6 +12,7 @@ The balancer itself is one more node, so it is a single point of failure unless 
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 from .balancers import Backend, NoHealthyBackend, PolicyLike, RoundRobin, as_policy
 from .clock import Clock
@@ -44,6 +45,8 @@ class LoadBalancer(Node):
         self.backend_timeout = backend_timeout
         self._backends: tuple[Backend, ...] = ()
         self._lock = threading.Lock()
+        #: Where this balancer writes a record per request forwarded (a cluster's log sink).
+        self.logs = None
         #: Requests forwarded and not yet answered, per backend name (what a drain waits for).
         self._forwarding: dict[str, int] = {}
         self._answered = threading.Condition()
@@ -127,10 +130,19 @@ class LoadBalancer(Node):
             m.counter("no_backend").inc()
             return Response.json({"error": str(exc)}, 503)
         m.counter(f"to_{backend.name}").inc()
+        logs = self.logs if self.logs is not None and self.logs.enabled else None
+        if logs is not None:
+            request_id = request.headers.get("X-Request-Id") or logs.new_request_id()
+            request = replace(request, headers={**request.headers, "X-Request-Id": request_id})
+            started = self.clock.now()
         with self._answered:
             self._forwarding[backend.name] = self._forwarding.get(backend.name, 0) + 1
         try:
-            return self._forward(backend, request, timeout)
+            response = self._forward(backend, request, timeout)
+            if logs is not None:
+                logs.emit(self.name, "forward", request_id, status=response.status,
+                          latency=self.clock.now() - started, detail=f"to {backend.name}")  # fmt: skip
+            return response
         finally:
             release = getattr(self.policy, "release", None)
             if release is not None:

@@ -104,6 +104,8 @@ class Context:
 
     def __init__(self, server: WebServer) -> None:
         self.server = server
+        #: The id of the request this worker serves now (``X-Request-Id``), for the logs of its calls.
+        self.request_id: str | None = None
         self._db: Remote | None = None
         self._cache: Remote | None = None
 
@@ -113,7 +115,7 @@ class Context:
             database = self.server.database
             if database is None:
                 raise ConfigError(f"web server {self.server.name!r} has no database attached")
-            self._db = Remote(database.connect(), database, self.server)
+            self._db = Remote(database.connect(), database, self.server, self)
         return self._db
 
     @property
@@ -122,7 +124,7 @@ class Context:
             cache = self.server.cache
             if cache is None:
                 raise ConfigError(f"web server {self.server.name!r} has no cache attached")
-            self._cache = Remote(cache.client(), cache, self.server)
+            self._cache = Remote(cache.client(), cache, self.server, self)
         return self._cache
 
     def close(self) -> None:
@@ -139,10 +141,11 @@ class Remote:
     back. What the call returns (a result set, a pipeline) is used locally.
     """
 
-    def __init__(self, client, node: Node, server: WebServer) -> None:
+    def __init__(self, client, node: Node, server: WebServer, ctx: Context | None = None) -> None:
         self._client = client
         self._node = node
         self._server = server
+        self._ctx = ctx
 
     def __getattr__(self, name: str):
         """Called once per method name: the wrapper is kept on the instance, off the request's hot path."""
@@ -152,12 +155,18 @@ class Remote:
 
         def call(*args, **kwargs):
             net, here, there = self._server.network, self._server.host, self._node.host
+            logs = self._server.logs
+            started = self._server.clock.now() if logs is not None and logs.enabled else None
             if net is not None:
                 net.hop(here, there)
             self._node.ensure_up()
             result = attribute(*args, **kwargs)
             if net is not None:
                 net.hop(there, here)
+            if started is not None:
+                request_id = self._ctx.request_id if self._ctx is not None else None
+                latency = self._server.clock.now() - started
+                logs.emit(self._node.name, name, request_id, latency=latency, detail=f"from {self._server.name}")
             return result
 
         setattr(self, name, call)
@@ -237,6 +246,8 @@ class WebServer(Node):
         self.database = database
         self.cache = cache
         self.network = network
+        #: Where this server writes a record per request (a cluster's :class:`~minicluster.logs.LogSink`).
+        self.logs = None
         self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
         self._threads = [
             threading.Thread(target=self._serve, name=f"{name}-worker-{i}", daemon=True) for i in range(workers)
@@ -285,9 +296,12 @@ class WebServer(Node):
                 started = self.clock.now()
                 try:  # (the finally below counts it out of the server, whatever happens)
                     self.ensure_up()
+                    ctx.request_id = request.headers.get("X-Request-Id")
                     self.work(self.service_time)
                     response = self._respond(request, ctx)
                     self._record(response.status, enqueued, started)
+                    if self.logs is not None:
+                        self._log(request, ctx.request_id, response.status, enqueued)
                 except NodeDown as exc:  # crashed while the request waited: the connection drops
                     self.metrics.counter("dropped").inc()
                     reply.set_exception(exc)
@@ -311,6 +325,12 @@ class WebServer(Node):
             self.metrics.counter("handler_exceptions").inc()
             return Response.json({"error": f"handler returned {type(response).__name__}, not a Response"}, 500)
         return response
+
+    def _log(self, request: Request, request_id: str | None, status: int, enqueued: float) -> None:
+        detail = f"{request.method} {request.path}"
+        self.logs.emit(
+            self.name, "request", request_id, status=status, latency=self.clock.now() - enqueued, detail=detail
+        )
 
     def _record(self, status: int, enqueued: float, started: float) -> None:
         done = self.clock.now()
