@@ -48,7 +48,7 @@ class Scale:
 QUICK = Scale("quick", 100_000, (1, 2, 4, 8, 16), (0, 1_000, 10_000, 50_000), 7, 5_000, 100_000, 300, 2_000,
               ("01",), False)  # fmt: skip
 FULL = Scale("full", 1_000_000, (1, 2, 4, 8, 16), (0, 10_000, 100_000, 500_000), 15, 20_000, 1_000_000, 2_000,
-             6_000, ("01", "02", "03", "10"), True)  # fmt: skip
+             6_000, ("01", "02", "03", "04", "05", "06", "07", "08", "10"), True)  # fmt: skip
 
 
 def turns(candidates: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
