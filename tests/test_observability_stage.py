@@ -1,0 +1,33 @@
+"""Stage 9's experiments (its notebook is still to come): each claim, measured with the same functions."""
+
+from minicluster.stages import observability as stage
+
+
+def test_the_logs_find_the_crashed_server_and_the_slow_one():
+    run = stage.logs_in_sql()
+    assert run.rows and all(row["node"] == "lb" and row["status"] == 502 for row in run.rows)
+    assert all(detail == "to web2" for _, detail, _ in run["slowest"]), "web2 is the slowed server"
+    nodes = [node for node, _, _ in run["path"]]
+    assert nodes[-2:] == ["web2", "lb"] and "db" in nodes
+
+
+def test_merged_histograms_give_the_tiers_p99_and_averaged_p99s_do_not():
+    p50, p99 = stage.tier_percentiles().rows
+    assert p99["merged error %"] <= 0.011 and p50["merged error %"] <= 0.011
+    assert p99["average error %"] > 0.2
+
+
+def test_a_rule_with_a_streak_and_hysteresis_detects_every_fault_without_false_alarms():
+    rows = {row["rule"]: row for row in stage.alert_rules(runs=20).rows}
+    careful, single, slow = rows["3 readings > 5%, clear < 3%"], rows["1 reading > 2%"], rows["10 readings > 5%"]
+    assert careful["faults detected"] == 20 and careful["false alarms"] == 0
+    assert single["false alarms"] > 20
+    assert slow["readings to detect"] > careful["readings to detect"]
+
+
+def test_a_rolling_deploy_fails_nothing_and_a_broken_one_rolls_back():
+    rows = {row["deploy"]: row for row in stage.deploys().rows}
+    assert rows["rolling"]["failed requests"] == 0 and rows["rolling"]["serving"] == "v2"
+    assert rows["naive"]["failed requests"] > 0
+    broken = rows["rolling, broken release"]
+    assert broken["rolled back"] and broken["failed requests"] == 0 and broken["serving"] == "v1"
