@@ -194,12 +194,15 @@ class Cluster:
             self.links.append((name, cache.name, "GET / SET"))
         return server
 
-    def add_web_server_like(self, template: WebServer, name: str) -> WebServer:
-        """A web server like ``template`` (handler, workers, service time, database, cache) on host ``name``."""
+    def add_web_server_like(
+        self, template: WebServer, name: str, *, handler: Handler | None = None, host: str | None = None
+    ) -> WebServer:
+        """A web server like ``template`` (workers, service time, database, cache) on host ``host`` (default:
+        ``name``), running ``handler`` (default: the template's; another one is another version)."""
         return self.add_web_server(
             name,
-            template.handler,
-            host=name,
+            handler or template.handler,
+            host=host or name,
             workers=template.workers,
             service_time=template.service_time,
             database=template.database,

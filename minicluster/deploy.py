@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .errors import check_positive
-from .loadbalancer import LoadBalancer
-from .web import Request, WebServer
+from .loadbalancer import LoadBalancer, probe
+from .web import WebServer
 
 Handler = Callable
 
@@ -33,14 +33,8 @@ class DeployReport:
 
 
 def healthy(server: WebServer, *, probes: int = 3, timeout: float = 0.5, path: str = "/healthz") -> bool:
-    """``probes`` health probes in a row, each answered below 500 within ``timeout``."""
-    for _ in range(probes):
-        try:
-            if server.handle(Request("GET", path, client="deployer"), timeout=timeout).status >= 500:
-                return False
-        except Exception:
-            return False
-    return True
+    """``probes`` health probes in a row (the balancer's :func:`~minicluster.loadbalancer.probe`), all good."""
+    return all(probe(server, path=path, timeout=timeout, client="deployer") for _ in range(probes))
 
 
 class Deployer:
@@ -53,15 +47,8 @@ class Deployer:
 
     def _new_like(self, old: WebServer, handler: Handler, version: str) -> WebServer:
         self._built += 1
-        return self.cluster.add_web_server(
-            f"{old.name.split('-')[0]}-{version}-{self._built}",
-            handler,
-            host=f"{old.host}-{self._built}",
-            workers=old.workers,
-            service_time=old.service_time,
-            database=old.database,
-            cache=old.cache,
-        )
+        name = f"{old.name.split('-')[0]}-{version}-{self._built}"
+        return self.cluster.add_web_server_like(old, name, handler=handler, host=f"{old.host}-{self._built}")
 
     def _record(self, action: str, target: str, detail: str = "") -> None:
         self.cluster.timeline.record("change", action, target, source="deployer", detail=detail)

@@ -167,6 +167,15 @@ class LoadBalancer(Node):
             return Response.json({"error": f"bad gateway: {backend.name}: {reason}"}, 502)
 
 
+def probe(server, *, path: str = "/healthz", timeout: float = 0.05, client: str = "health-check") -> bool:
+    """One health probe of ``server``: ``GET path`` answered below 500 within ``timeout`` seconds."""
+    try:
+        response = server.handle(Request("GET", path, client=client), timeout=timeout)
+    except Exception:  # any failure to answer is an unhealthy answer
+        return False
+    return response.status < 500
+
+
 class HealthCheck:
     """Probes every backend of a balancer and ejects or re-admits them.
 
@@ -198,11 +207,7 @@ class HealthCheck:
 
     def probe(self, backend: Backend) -> bool:
         """One probe: a response below 500 within the timeout."""
-        try:
-            response = backend.server.handle(Request("GET", self.path, client="health-check"), timeout=self.timeout)
-        except Exception:  # any failure to answer is an unhealthy answer
-            return False
-        return response.status < 500
+        return probe(backend.server, path=self.path, timeout=self.timeout)
 
     def probe_all(self) -> None:
         for backend in self.balancer.backends:

@@ -28,7 +28,6 @@ class SessionStore:
         # TODO: write this (the docstring says what it must do), then run: minicluster check 06.session_store
         raise NotImplementedError
 
-
     def create(self, user):
         """Start a session for ``user``: store ``{"user": user}`` under a new id that nobody can guess
         (``secrets.token_urlsafe``, 16 characters or more), with the TTL; return the id."""

@@ -124,6 +124,8 @@ def _replace_bodies(node: ast.AST, lines: list[str], todo: str, edits: list[tupl
             private = child.name.startswith("_") and not child.name.startswith("__")
             start = (child.decorator_list[0].lineno if child.decorator_list else child.lineno) - 1
             if private:
+                while start > 0 and not lines[start - 1].strip():  # and the blank lines that set it apart
+                    start -= 1
                 edits.append((start, child.end_lineno, []))
                 continue
             body = child.body

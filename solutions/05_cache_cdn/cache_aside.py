@@ -72,6 +72,11 @@ class CachedUsers:
             finally:
                 if self.cache.get(lock) == token:
                     self.cache.delete(lock)
+        return self._wait_for_leader(key, lock, user_id)
+
+    def _wait_for_leader(self, key, lock, user_id):
+        """What a request that did not get the lock does: look for the leader's answer every few ms, and
+        ask the database itself when the leader is gone without one, or after WAIT_S."""
         deadline = time.monotonic() + WAIT_S
         while time.monotonic() < deadline:
             hit = self.cache.get(key)

@@ -1,7 +1,6 @@
 """Wrong answers to 05.cache_aside: cache-aside as it is often written, one thing missing at a time."""
 
 import json
-import time
 import uuid
 
 from minicluster.workbook import load
@@ -36,18 +35,6 @@ class NoTTL(_Solution):
 
     def __init__(self, db, cache, ttl=60):
         super().__init__(db, cache, ttl=None)
-
-
-def _wait_for_the_leader(self, key, lock, user_id):
-    """What the requests that did not get the lock do (as the solution does)."""
-    for _ in range(600):
-        hit = self.cache.get(key)
-        if hit is not None:
-            return json.loads(hit)
-        if self.cache.get(lock) is None:
-            break
-        time.sleep(0.005)
-    return _row(self.db, user_id)
 
 
 def _or_the_database(get_user):
@@ -96,7 +83,7 @@ class LockNeverReleasedOnError(_Solution):
                 self.cache.set(key, json.dumps(user), ex=self.ttl)
             self.cache.delete(lock)
             return user
-        return _wait_for_the_leader(self, key, lock, user_id)
+        return self._wait_for_leader(key, lock, user_id)
 
 
 class LockWithoutExpiry(_Solution):
@@ -117,7 +104,7 @@ class LockWithoutExpiry(_Solution):
                 return user
             finally:
                 self.cache.delete(lock)
-        return _wait_for_the_leader(self, key, lock, user_id)
+        return self._wait_for_leader(key, lock, user_id)
 
 
 class CrashesWhenTheCacheIsDown(_Solution):
