@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from types import MappingProxyType
 
 from .clock import Clock
 from .errors import ConfigError, check_positive
@@ -113,7 +114,7 @@ class CacheNode(Node):
                 for stale in [k for k, e in self._entries.items() if e.expires_at is not None and e.expires_at <= now]:
                     del self._entries[stale]
                 if len(self._entries) >= self.max_keys:
-                    victim = self.policy.victim(dict(self._entries))
+                    victim = self.policy.victim(MappingProxyType(self._entries))  # read-only, not copied
                     if victim is None:
                         self.metrics.counter("rejected").inc()
                         return None

@@ -309,11 +309,9 @@ class Member:
             if not batch:
                 upstream.log.wait_beyond(self.position, poll)
                 continue
-            now, lag = self.clock.now(), self.lag
-            # Only a prefix: the log is applied in order, whatever the times of forwarded changes.
-            due = list(itertools.takewhile(lambda c, ready=now - lag: c.at <= ready, batch))
+            due = self._due(batch)
             if not due:
-                self._stop.wait(min(poll, batch[0].at + lag - now))
+                self._stop.wait(min(poll, batch[0].at + self.lag - self.clock.now()))
                 continue
             try:
                 if self.network is not None:
@@ -322,14 +320,19 @@ class Member:
             except (NodeDown, NetworkPartition):
                 self._stop.wait(poll)
 
+    def _due(self, batch: Sequence[Change]) -> list[Change]:
+        """The changes of ``batch`` old enough to apply (committed ``lag`` seconds ago or more): only a
+        prefix, since the log is applied in order whatever the times of forwarded changes."""
+        ready = self.clock.now() - self.lag
+        return list(itertools.takewhile(lambda c: c.at <= ready, batch))
+
     def pump(self) -> int:
         """Apply, now, every change of the upstream's log that is due (older than the lag); returns how
         many. Nothing when this member or its upstream is down."""
         upstream = self.upstream
         if upstream is None or not (self.node.is_up and upstream.node.is_up):
             return 0
-        ready = self.clock.now() - self.lag
-        due = [c for c in itertools.takewhile(lambda c: c.at <= ready, upstream.log.since(self.position, limit=10**9))]
+        due = self._due(upstream.log.since(self.position, limit=10**9))
         if due:
             self._apply(due)
         return len(due)

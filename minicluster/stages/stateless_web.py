@@ -171,21 +171,17 @@ def _store_run(name: str, threads: int, duration: float, seed: int):
     with Cluster(seed=seed) as cluster:
         if name == "Redis":
             node = cluster.add_cache("sessions", host="sessions1")
-            local = threading.local()
-
-            def store():
-                if not hasattr(local, "store"):
-                    local.store = RedisSessions(node.client())
-                return local.store
+            make = lambda: RedisSessions(node.client())  # noqa: E731
         else:
             db = cluster.add_database("db", host="db1")
             db.execute(SESSIONS_DDL)
-            local = threading.local()
+            make = lambda: SQLSessions(db.connect(), clock=cluster.clock)  # noqa: E731
+        local = threading.local()  # each user thread its own client or connection
 
-            def store():
-                if not hasattr(local, "store"):
-                    local.store = SQLSessions(db.connect(), clock=cluster.clock)
-                return local.store
+        def store():
+            if not hasattr(local, "store"):
+                local.store = make()
+            return local.store
 
         def request(user: int) -> None:
             sessions, sid = store(), f"user{user}"
