@@ -144,6 +144,26 @@ class Histogram:
                 merged._max = max(merged._max, part._max)
         return merged
 
+    def copy(self) -> Histogram:
+        """A copy of the histogram as it is now (to subtract later with :meth:`since`)."""
+        return self.merge(Histogram(self.accuracy))
+
+    def since(self, earlier: Histogram) -> Histogram:
+        """The values recorded after ``earlier`` (a :meth:`copy` of this histogram taken before): what a
+        dashboard shows for the last interval. Its min and max are the whole histogram's (an interval's
+        own are not kept), so its percentiles are clamped to those."""
+        if earlier.accuracy != self.accuracy:
+            raise ValueError(f"cannot subtract a histogram of accuracy {earlier.accuracy} from one of {self.accuracy}")
+        newer = self.copy()
+        newer._buckets.subtract(earlier._buckets)
+        if any(n < 0 for n in newer._buckets.values()) or earlier._count > newer._count:
+            raise ValueError("since(earlier): earlier holds values this histogram does not: not a copy taken before")
+        newer._buckets = +newer._buckets  # drop the emptied buckets
+        newer._zeros -= earlier._zeros
+        newer._count -= earlier._count
+        newer._sum -= earlier._sum
+        return newer
+
     def summary(self) -> dict[str, float]:
         return {"count": self.count, "mean": self.mean, **self.percentiles(), "max": self.max}
 

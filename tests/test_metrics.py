@@ -178,3 +178,26 @@ def test_a_web_server_counts_its_requests_in_and_out(echo_router):
             assert client.get("http://a.b/echo/x").status == 200
         assert web.metrics.occupancy("in_server").value == 0, "every request that came in went out"
         assert web.metrics.snapshot()["in_server"] == 0
+
+
+def test_since_gives_the_values_recorded_after_a_copy():
+    h = Histogram(0.01)
+    for v in (0.001, 0.002, 0.0):
+        h.record(v)
+    earlier = h.copy()
+    for v in (0.5, 0.6, 0.7, 0.0):
+        h.record(v)
+    interval = h.since(earlier)
+    assert interval.count == 4 and earlier.count == 3 and h.count == 7
+    assert interval.percentile(50) == pytest.approx(0.5, rel=0.0101)  # not 0.002: the earlier values are gone
+    assert abs(interval.percentile(75) - 0.6) <= 0.006 and interval.percentile(25) == 0.0
+    assert abs(interval.mean - 1.8 / 4) < 1e-9
+
+
+def test_since_refuses_a_histogram_that_is_not_an_earlier_copy():
+    h, other = Histogram(0.01), Histogram(0.01)
+    other.record(3.0)
+    with pytest.raises(ValueError, match="not a copy taken before"):
+        h.since(other)
+    with pytest.raises(ValueError, match="accuracy"):
+        h.since(Histogram(0.02))

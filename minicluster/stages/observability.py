@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import Any
 
 from ..alerts import ThresholdRule, assess
 from ..apps import HOSTNAME, create_users, users_api, users_target
 from ..cluster import Cluster
+from ..dashboard import Dashboard
 from ..deploy import Deployer
 from ..experiment import Run, Topology, under_faults
 from ..faults import Crash, Slow
@@ -176,3 +178,94 @@ def _deploy_run(how: str, broken: bool, rate: float, duration: float, seed: int)
         )  # fmt: skip
         serving = sorted({client.get(f"http://{HOSTNAME}/users/1").data().get("version") for _ in range(6)})
     return result.errors, reports[0], ", ".join(serving)
+
+
+EVENTS_DDL = "CREATE TABLE events (day INTEGER, user_id INTEGER, kind VARCHAR, amount DOUBLE)"
+
+
+def business_events(*, users: int = 800, days: int = 28, incident_day: int | None = 21, seed: int = 42):
+    """A shop's seeded event log: ``(day, user_id, kind, amount)`` with kinds ``signup``, ``visit`` and
+    ``purchase``. Users sign up over the first three weeks; a user visits on a day with a chance that
+    falls with the days since signing up (most never come back after the first week, some stay); a visit
+    buys with a chance of 12% (amounts around 30). On ``incident_day`` a release hides the buy button on
+    phones: every request still answers 200, but two visits in three cannot buy."""
+    rng = random.Random(derive_seed(seed, "business events"))
+    events = []
+    for user in range(1, users + 1):
+        signup = min(int(rng.expovariate(1 / 8)), days - 8)
+        events.append((signup, user, "signup", 0.0))
+        loyal = rng.random() < 0.25
+        for day in range(signup, days):
+            age = day - signup
+            chance = 1.0 if age == 0 else (0.55 if loyal else 0.5 / (1 + age))
+            if rng.random() >= chance:
+                continue
+            events.append((day, user, "visit", 0.0))
+            buys, phone, amount = rng.random() < 0.12, rng.random() < 2 / 3, rng.lognormvariate(3.2, 0.5)
+            if buys and not (day == incident_day and phone):  # every draw made either way: same users, same visits
+                events.append((day, user, "purchase", round(amount, 2)))
+    return events
+
+
+def business_metrics(*, users: int = 800, days: int = 28, incident_day: int | None = 21, seed: int = 42) -> Run:
+    """The shop's event log (:func:`business_events`) in DuckDB, asked with SQL: daily active users, revenue
+    and purchases per visit, per day; day-1 and day-7 retention of the users who signed up in the first two
+    weeks. Figures: ``retention`` (``{"day 1": share, "day 7": share}``), ``sql`` (the queries), and
+    ``incident`` (the incident day's purchases per visit against the median of the other days)."""
+    events = business_events(users=users, days=days, incident_day=incident_day, seed=seed)
+    with Cluster(seed=seed) as cluster:
+        db = cluster.add_database("analytics", host="analytics1")
+        db.execute(EVENTS_DDL)
+        db.bulk_load("events", {c: [e[i] for e in events] for i, c in enumerate(("day", "user_id", "kind", "amount"))})
+        sql = {
+            "daily": (
+                "SELECT day, count(DISTINCT user_id) FILTER (kind = 'visit') AS dau, "
+                "sum(amount) FILTER (kind = 'purchase') AS revenue, "
+                "count(*) FILTER (kind = 'purchase') / count(*) FILTER (kind = 'visit') AS conversion "
+                "FROM events GROUP BY day ORDER BY day"
+            ),
+            "retention": (
+                "WITH cohort AS (SELECT user_id, day AS joined FROM events WHERE kind = 'signup' AND day < 14) "
+                "SELECT avg((SELECT count(*) > 0 FROM events e WHERE e.user_id = c.user_id AND e.kind = 'visit' "
+                "AND e.day = c.joined + 1)::INT), "
+                "avg((SELECT count(*) > 0 FROM events e WHERE e.user_id = c.user_id AND e.kind = 'visit' "
+                "AND e.day = c.joined + 7)::INT) FROM cohort c"
+            ),
+        }
+        daily = db.execute(sql["daily"])
+        day1, day7 = db.execute(sql["retention"])[0]
+    rows = [{"day": d, "DAU": dau, "revenue": round(revenue or 0.0, 2), "purchases per visit": conversion}
+            for d, dau, revenue, conversion in daily]  # fmt: skip
+    figures: dict[str, Any] = {"retention": {"day 1": day1, "day 7": day7}, "sql": sql, "events": len(events)}
+    if incident_day is not None:
+        others = sorted(r["purchases per visit"] for r in rows if r["day"] != incident_day)
+        figures["incident"] = {"day": rows[incident_day]["purchases per visit"], "median": others[len(others) // 2]}
+    return Run(
+        f"A shop's business metrics, from {len(events):,} events",
+        rows,
+        figures=figures,
+        chart="panels",
+        axes={"x": "day", "panels": [["DAU"], ["revenue"], ["purchases per visit"]]},
+    )
+
+
+def dashboard(stage: Observed) -> Dashboard:
+    """A :class:`~minicluster.dashboard.Dashboard` of the stage's web servers behind its balancer, with one
+    business number: user profiles served (2xx answers)."""
+    served = lambda: sum(w.metrics.counter("status_2xx").value for w in stage.webs)  # noqa: E731
+    return Dashboard(stage.webs, edge=stage.lb, business={"profiles served": served})
+
+
+def watched(stage: Observed, board: Dashboard, *, rate: float = 200, duration: float = 2.0, seed: int = 42) -> Run:
+    """``rate`` requests/s for ``duration`` s, sampled by ``board`` every 0.2 s; web2 is slowed 10x from a
+    third of the way and web3 crashes at two thirds. Rows: the board's intervals."""
+    result, events = board.watch(
+        lambda: under_faults(
+            stage.cluster,
+            lambda: open_loop(stage.target(), rate=rate, duration=duration, keys=UniformKeys(200), seed=seed),
+            [(duration / 3, Slow(stage.webs[1], 10)), (2 * duration / 3, Crash(stage.webs[2]))],
+        )
+    )
+    return Run("The tier, interval by interval, through a slowdown and a crash", board.rows,
+               loads={"load": result}, timeline=events, chart="panels",
+               axes=board.axes())  # fmt: skip
