@@ -106,11 +106,11 @@ class Dashboard:
         return outcome["result"]
 
     def widget(self, *, columns: Sequence[str] = ("req/s", "inside", "p99 ms")):
-        """An ipywidgets box showing the latest row (a table per host and a line for the tier) and the
-        tier's numbers over time; it updates on every :meth:`sample`."""
+        """An ipywidgets box showing the latest row (a table per host, a line for the tier) and the tier's
+        numbers so far as sparklines; it updates on every :meth:`sample` (cheaply: text, no figure)."""
         import ipywidgets as w
 
-        table, chart = w.HTML(), w.Output()
+        view = w.HTML()
 
         def show(row: dict[str, Any]) -> None:
             head = "".join(f"<th>{c}</th>" for c in ("host", *columns))
@@ -118,18 +118,14 @@ class Dashboard:
             body = "".join(f"<tr><td>{s.name}</td>{cells(s.name)}</tr>" for s in self.servers)
             shown = [k for k in row if k.startswith(("tier ", "users'"))] + [f"{name}/s" for name in self.business]
             tier = " · ".join(f"{k} <b>{row[k]:.1f}</b>" for k in shown)
-            table.value = f"<p>t = {row['t']:.1f} s · {tier}</p><table>{head}{body}</table>"
-            with chart:
-                chart.clear_output(wait=True)
-                from IPython.display import display
-
-                display(self.plot())
+            lines = "".join(f"<div><code>{sparkline([r[k] for r in self.rows])}</code> {k}</div>" for k in shown)
+            view.value = f"<p>t = {row['t']:.1f} s · {tier}</p><table>{head}{body}</table>{lines}"
 
         with self._lock:
             self._listeners.append(show)
             if self.rows:
                 show(self.rows[-1])
-        return w.VBox([table, chart])
+        return view
 
     def plot(self, title: str | None = "The tier, interval by interval"):
         """The tier's requests/s, errors % and p99 (ms) over time: three stacked panels."""
@@ -141,3 +137,16 @@ class Dashboard:
         """The panels of :meth:`plot`: requests/s, errors % (the users' too, with an edge), p99."""
         errors = ["tier errors %"] + (["users' errors %"] if self.edge is not None else [])
         return {"x": "t", "xlabel": "seconds", "panels": [["tier req/s"], errors, ["tier p99 ms"]]}
+
+
+_BARS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: Sequence[float], width: int = 40) -> str:
+    """The last ``width`` values as a line of bars from ▁ (the lowest) to █ (the highest)."""
+    values = list(values)[-width:]
+    if not values:
+        return ""
+    low, high = min(values), max(values)
+    span = (high - low) or 1.0
+    return "".join(_BARS[min(7, int((v - low) / span * 8))] for v in values)

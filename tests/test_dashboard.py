@@ -77,5 +77,12 @@ def test_the_widget_shows_the_latest_interval(fleet):
     box = board.widget()
     cluster.client().get("http://app/x")
     board.sample()
-    table = box.children[0].value
+    table = box.value
     assert "<td>fast</td>" in table and "users' errors %" in table and "tier p99 ms" in table
+
+
+def test_a_sparkline_runs_from_the_lowest_bar_to_the_highest():
+    from minicluster.dashboard import sparkline
+
+    assert sparkline([0, 5, 10]) == "▁▅█" and sparkline([3, 3]) == "▁▁" and sparkline([]) == ""
+    assert len(sparkline(range(100), width=40)) == 40

@@ -154,3 +154,9 @@ def test_an_abandoned_learner_thread_does_not_slow_the_others():
     counter = RacyCounter()
     Interleaver(timeout=5).run(counter.add, counter.add)
     assert counter.value == 1
+
+
+def test_stub_source_leaves_a_value_marked_yours_to_choose_to_the_learner():
+    source = 'LIMIT = 3  # yours to choose\nOTHER = 4\n\n\ndef f(x=LIMIT):\n    """Doc."""\n    return x\n'
+    stub = trees.stub_source(source, "01.demo")
+    assert "LIMIT = None  # TODO: yours to choose" in stub and "OTHER = 4" in stub and "3" not in stub

@@ -269,3 +269,8 @@ def watched(stage: Observed, board: Dashboard, *, rate: float = 200, duration: f
     return Run("The tier, interval by interval, through a slowdown and a crash", board.rows,
                loads={"load": result}, timeline=events, chart="panels",
                axes=board.axes())  # fmt: skip
+
+
+def headline() -> str:
+    """For ``minicluster tour``: a tier's p99 merged against averaged, and deploying under load."""
+    return f"{tier_percentiles()}\n\n{deploys()}"

@@ -37,6 +37,8 @@ def with_header(source: str, stage: catalog.Stage) -> str:
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 #: What a widget cell shows until it runs (a stored widget view without its state is an error box).
 WIDGET_STAND_IN = "▶ Run this cell for the controls: sliders and a button that runs a short load test."
+#: The same for a cell that builds a dashboard.
+DASHBOARD_STAND_IN = "▶ Run this cell, then the next: the dashboard follows the cluster live while the load runs."
 
 
 def execute(path: Path, timeout: int = 300, tree: str = "stubs"):
@@ -65,7 +67,8 @@ def regenerate(path: Path, timeout: int = 300) -> float:
         for output in cell.get("outputs", []):
             data = output.get("data", {})
             if "application/vnd.jupyter.widget-view+json" in data:
-                output["data"] = {"text/plain": WIDGET_STAND_IN}
+                live = "dashboard" in cell.source
+                output["data"] = {"text/plain": DASHBOARD_STAND_IN if live else WIDGET_STAND_IN}
     nbformat.write(notebook, path)
     return elapsed
 

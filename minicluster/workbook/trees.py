@@ -116,9 +116,21 @@ def load(exercise: Exercise, folder: Path) -> object:
         raise LearnerFileError(f"{display_path(path)} has no {exercise.attribute!r}: was it renamed?") from None
 
 
+#: Ends a line ``NAME = value  # yours to choose`` of a solution: the stub leaves the value to the learner.
+CHOOSE = "# yours to choose"
+
+
 def _replace_bodies(node: ast.AST, lines: list[str], todo: str, edits: list[tuple[int, int, list[str]]]) -> None:
     for child in ast.iter_child_nodes(node):
-        if isinstance(child, ast.ClassDef):
+        if (
+            isinstance(child, ast.Assign)
+            and child.lineno == child.end_lineno
+            and lines[child.lineno - 1].endswith(CHOOSE)
+        ):
+            names = " = ".join(ast.get_source_segment("\n".join(lines), t) for t in child.targets)
+            indent = " " * child.col_offset
+            edits.append((child.lineno - 1, child.lineno, [f"{indent}{names} = None  # TODO: yours to choose"]))
+        elif isinstance(child, ast.ClassDef):
             _replace_bodies(child, lines, todo, edits)
         elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
             private = child.name.startswith("_") and not child.name.startswith("__")

@@ -1,0 +1,1 @@
+"""Checkers of Stage 9, one module per exercise."""
