@@ -218,3 +218,23 @@ class WorkerPool:
             stop.set()
         for thread, _ in threads:
             thread.join(5)
+
+
+def apply_once(redis, done_key: str, effect: Callable[[object], object]) -> bool:
+    """Apply ``effect(pipe)`` (Redis commands queued on a transaction) unless ``done_key`` exists, and set
+    ``done_key`` in the same transaction: a job's effect happens once however often it is delivered.
+    Returns whether it was applied now (False: it had been already)."""
+    with redis.pipeline() as pipe:
+        while True:
+            try:
+                pipe.watch(done_key)
+                if pipe.exists(done_key):
+                    return False
+                pipe.multi()
+                effect(pipe)
+                pipe.set(done_key, 1)
+                pipe.execute()
+                return True
+            except Exception as exc:  # another worker touched the key between WATCH and EXEC: try again
+                if type(exc).__name__ != "WatchError":
+                    raise

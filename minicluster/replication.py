@@ -503,6 +503,8 @@ class ReplicaSet:
         self.fence = Fence() if fencing else None
         self.router = router or AnyReplica()
         self.fallbacks = 0
+        #: Who the diagram draws writing and reading (the names of the nodes that use the set).
+        self.clients = ["client"]
         self._retain = retain
         #: Notified whenever any member applies changes: writes waiting for acknowledgements wait on it.
         self._progress = threading.Condition()
@@ -643,9 +645,9 @@ class ReplicaSet:
         self.cluster.timeline.record("reaction", "rejoin", member.name, source="failover")
 
     def _links(self) -> list[tuple[str, str, str, bool]]:
-        links = [("client", self.primary.name, "writes", self.primary.node.is_up)]
+        links = [(c, self.primary.name, "writes", self.primary.node.is_up) for c in self.clients]
         for r in self.replicas:
-            links.append(("client", r.name, "reads", r.node.is_up))
+            links += [(c, r.name, "reads", r.node.is_up) for c in self.clients]
             links.append(
                 (self.primary.name, r.name, f"log → LSN {r.position}", r.node.is_up and self.primary.node.is_up)
             )

@@ -24,7 +24,7 @@ from ..cache import CacheNode
 from ..cluster import Cluster
 from ..experiment import Run, Topology
 from ..nodes import Node
-from ..queue import Message, QueueFull, StreamQueue, WorkerCrash, WorkerPool
+from ..queue import Message, QueueFull, StreamQueue, WorkerCrash, WorkerPool, apply_once
 from ..web import Response, Router, WebServer
 
 #: A thumbnail takes this long to make.
@@ -194,20 +194,7 @@ def _crash_run(idempotent: bool, jobs: int, crash_on, visibility_timeout: float)
     def handle(message: Message) -> None:
         p = message.payload
         if idempotent:
-            with redis.pipeline() as pipe:
-                while True:
-                    try:
-                        pipe.watch(f"done:{p['job']}")
-                        if pipe.exists(f"done:{p['job']}"):
-                            break
-                        pipe.multi()
-                        pipe.hincrby("storage", p["user"], p["bytes"])
-                        pipe.set(f"done:{p['job']}", 1)
-                        pipe.execute()
-                        break
-                    except Exception as exc:
-                        if type(exc).__name__ != "WatchError":
-                            raise
+            apply_once(redis, f"done:{p['job']}", lambda pipe: pipe.hincrby("storage", p["user"], p["bytes"]))
         else:
             redis.hincrby("storage", p["user"], p["bytes"])
         with lock:
