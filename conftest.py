@@ -21,6 +21,11 @@ os.environ["MINICLUSTER_TREE"] = "stubs"
 # Checks of the learner's tree record progress; under the tests, not in the checkout's own file.
 _STATE = tempfile.mkdtemp(prefix="minicluster-tests-")
 os.environ["MINICLUSTER_STATE"] = str(Path(_STATE) / "progress.json")
+# Real servers are used only where a test asks for them (tests/test_servers.py): none configured by the
+# learner's `minicluster servers up` or shell is seen by the rest of the suite.
+os.environ["MINICLUSTER_CONFIG"] = str(Path(_STATE) / "servers.json")
+for _name in ("MINICLUSTER_REDIS_URL", "MINICLUSTER_POSTGRES_DSN", "MINICLUSTER_PGBOUNCER_DSN"):
+    os.environ.pop(_name, None)
 atexit.register(shutil.rmtree, _STATE, ignore_errors=True)  # the suite leaves no temp folder behind
 matplotlib.use("Agg")
 

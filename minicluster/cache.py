@@ -29,6 +29,7 @@ database answers.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable
 from types import MappingProxyType
 
@@ -37,9 +38,43 @@ from .errors import ConfigError, check_positive
 from .eviction import LRU, Entry, as_policy
 from .nodes import Node
 
+#: Databases 1-15 of the configured Redis, each held by one live cache node (0 is left to people).
+_FREE_DATABASES = list(range(15, 0, -1))
+_DATABASES_LOCK = threading.Lock()
+
+
+def _database_of_its_own(url: str, node: CacheNode) -> str:
+    """``url`` with a database number no other live cache node of this process uses, emptied first: the
+    nodes of a cluster (cache, sessions, queue...) share the configured server without sharing keys. Give
+    minicluster a Redis of its own (``minicluster servers up`` does): it empties databases 1 to 15."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    import redis
+
+    with _DATABASES_LOCK:
+        if not _FREE_DATABASES:
+            raise ConfigError(f"{node.name}: the 15 Redis databases minicluster uses are all held by live cache nodes")
+        number = _FREE_DATABASES.pop()
+    weakref.finalize(node, _release_database, number)
+    parts = urlsplit(url)
+    own = urlunsplit((parts.scheme, parts.netloc, f"/{number}", parts.query, parts.fragment))
+    with redis.Redis.from_url(own) as client:
+        client.flushdb()
+    return own
+
+
+def _release_database(number: int) -> None:
+    with _DATABASES_LOCK:
+        _FREE_DATABASES.append(number)
+        _FREE_DATABASES.sort(reverse=True)
+
 
 class CacheNode(Node):
-    """A Redis-compatible key-value store that fails like a node when crashed."""
+    """A Redis-compatible key-value store that fails like a node when crashed.
+
+    Without ``url``, a Redis configured for the workbook (``minicluster servers up``, or the variable
+    ``MINICLUSTER_REDIS_URL``) is used, one database per node; with none configured, an in-process
+    fakeredis."""
 
     kind = "cache"
 
@@ -65,7 +100,13 @@ class CacheNode(Node):
         if url is not None and not (isinstance(url, str) and url.startswith(("redis://", "rediss://", "unix://"))):
             raise ConfigError(f"{name}: a Redis URL starts with redis://, rediss:// or unix://, got {url!r}")
         self.url = url
-        if url:
+        if url is None:
+            from .servers import redis_url
+
+            configured = redis_url()  # `minicluster servers up`, or MINICLUSTER_REDIS_URL
+            if configured:
+                self.url = _database_of_its_own(configured, self)
+        if self.url:
             self._server = None
         else:
             import fakeredis  # imported on first use: it is most of `import minicluster`'s time

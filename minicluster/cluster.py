@@ -36,6 +36,7 @@ from .loadbalancer import HealthCheck, LoadBalancer
 from .logs import LogSink
 from .network import Network
 from .nodes import Node
+from .postgres import engine as resolve_engine
 from .proxy import SQLProxy
 from .storage import DatabaseNode
 from .timeline import Timeline
@@ -55,12 +56,16 @@ class Cluster:
         jitter: float = 0.0,
         dns_ttl: float = 300.0,
         cursor_secret: bytes | None = None,
+        engine: str | None = None,
     ) -> None:
         if not isinstance(seed, int) or isinstance(seed, bool):
             raise ConfigError(f"seed must be an integer, got {seed!r}")
         if cursor_secret is not None and not (isinstance(cursor_secret, bytes) and len(cursor_secret) >= 16):
             raise ConfigError(f"cursor_secret must be at least 16 bytes, got {cursor_secret!r}")
         self.seed = seed
+        #: Where database nodes live: "duckdb" (files in the work dir) or "postgres" (databases of the
+        #: configured server); by default MINICLUSTER_ENGINE, the servers' config, else duckdb.
+        self.engine = resolve_engine(engine)
         #: Signs page cursors. Random unless given: anyone can read the seed, nobody should forge cursors.
         self.cursor_secret = cursor_secret or secrets.token_bytes(32)
         self.clock: Clock = clock or RealClock()
@@ -129,8 +134,16 @@ class Cluster:
         cores: int | None = None,
         row_group_size: int = 16_384,
     ) -> DatabaseNode:
-        """A DuckDB database stored in ``<workdir>/<name>.duckdb`` (see :class:`DatabaseNode`)."""
+        """A DuckDB database stored in ``<workdir>/<name>.duckdb`` (see :class:`DatabaseNode`), or, when the
+        cluster's engine is "postgres", a database of the configured PostgreSQL server (``row_group_size``
+        is DuckDB's and does not apply there)."""
         self._check_new(name)
+        if self.engine == "postgres":
+            from .postgres import PostgresNode
+
+            node = PostgresNode(name, max_connections=max_connections, query_time=query_time, cores=cores,
+                                host=host, clock=self.clock)  # fmt: skip
+            return self._add(node)
         node = DatabaseNode(
             name,
             self.workdir / f"{name}.duckdb",

@@ -171,6 +171,8 @@ class DatabaseNode(Node):
     """
 
     kind = "database"
+    #: Which engine stores the data (see :mod:`minicluster.postgres` for the other one).
+    engine = "duckdb"
 
     def __init__(
         self,
@@ -185,20 +187,12 @@ class DatabaseNode(Node):
         clock: Clock | None = None,
     ) -> None:
         super().__init__(name, host=host, clock=clock)
-        check_positive(f"{name}: max_connections", max_connections, integer=True)
         if not isinstance(row_group_size, int) or isinstance(row_group_size, bool) or row_group_size < 2048:
             raise ConfigError(
                 f"{name}: row_group_size must be an integer >= 2048 (DuckDB's vector size), got {row_group_size!r}"
             )
-        check_positive(f"{name}: query_time", query_time, allow_zero=True)
+        self._limits(max_connections, query_time, cores)
         self.path = Path(path)
-        if cores is not None:
-            check_positive(f"{name}: cores", cores, integer=True)
-        self.max_connections = max_connections
-        self.query_time = float(query_time)
-        #: How many queries run at once; the rest wait for a core (None: no limit).
-        self.cores = cores
-        self._cores = threading.BoundedSemaphore(cores) if cores else None
         self.row_group_size = row_group_size
         self._engine = _shared_engine()
         self._catalog = f"node{next(_catalogs)}"
@@ -207,6 +201,28 @@ class DatabaseNode(Node):
         self._closed = False
         self._open = 0
         self._conn_lock = threading.Lock()
+
+    def _limits(self, max_connections: int, query_time: float, cores: int | None) -> None:
+        """Check and keep what every engine's node has: the connection cap, the injected query time, cores."""
+        check_positive(f"{self.name}: max_connections", max_connections, integer=True)
+        check_positive(f"{self.name}: query_time", query_time, allow_zero=True)
+        if cores is not None:
+            check_positive(f"{self.name}: cores", cores, integer=True)
+        self.max_connections = max_connections
+        self.query_time = float(query_time)
+        #: How many queries run at once; the rest wait for a core (None: no limit).
+        self.cores = cores
+        self._cores = threading.BoundedSemaphore(cores) if cores else None
+
+    @staticmethod
+    def _lengths(table: str, columns: Mapping[str, Sequence]) -> int:
+        """How many rows ``columns`` (name -> values) hold, all columns alike; ConfigError otherwise."""
+        if not columns:
+            raise ConfigError(f"bulk_load into {table!r} needs at least one column")
+        lengths = {name: len(values) for name, values in columns.items()}
+        if len(set(lengths.values())) != 1:
+            raise ConfigError(f"bulk_load into {table!r}: columns have different lengths {lengths}")
+        return next(iter(lengths.values()))
 
     def _core(self):
         """Hold one of the database's cores for a query (no limit when ``cores`` is None)."""
@@ -254,17 +270,13 @@ class DatabaseNode(Node):
         Row-at-a-time autocommit inserts run at about 1,400 rows/s on DuckDB; passing each column
         as one list parameter and ``UNNEST``-ing them loads hundreds of thousands per second.
         """
-        if not columns:
-            raise ConfigError(f"bulk_load into {table!r} needs at least one column")
-        lengths = {name: len(values) for name, values in columns.items()}
-        if len(set(lengths.values())) != 1:
-            raise ConfigError(f"bulk_load into {table!r}: columns have different lengths {lengths}")
+        rows = self._lengths(table, columns)
         names = ", ".join(_identifier(c) for c in columns)
         unnests = ", ".join(f"UNNEST(${i + 1})" for i in range(len(columns)))
         sql = f"INSERT INTO {_identifier(table)} ({names}) SELECT {unnests}"
         with self.connect() as conn:
             conn.execute(sql, [list(v) for v in columns.values()])
-        return next(iter(lengths.values()))
+        return rows
 
     def close(self) -> None:
         """Detach the file: it is closed (and may be opened again) once every connection is closed."""

@@ -24,3 +24,48 @@ def workbook(tmp_path, monkeypatch):
     monkeypatch.delenv("MINICLUSTER_TREE", raising=False)
     monkeypatch.delenv("MINICLUSTER_STATE", raising=False)
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def real():
+    """Real servers for the session (``minicluster servers up``, its config kept apart from the library's so
+    no other test sees them), stopped at the end; a skip naming what is missing, or a failure under
+    ``MINICLUSTER_REQUIRE_SERVERS=1``."""
+    import os
+
+    from minicluster import servers
+
+    try:
+        for server in ("redis", "postgres", "pgbouncer"):
+            servers.program(server)
+    except servers.ServersError as exc:
+        if os.environ.get("MINICLUSTER_REQUIRE_SERVERS") == "1":
+            pytest.fail(f"MINICLUSTER_REQUIRE_SERVERS=1 but {exc}")
+        pytest.skip(str(exc))
+    saved = os.environ.get("MINICLUSTER_CONFIG")
+    os.environ["MINICLUSTER_CONFIG"] = str(TEST_SERVERS)
+    try:
+        state = servers.up()
+    finally:
+        _restore("MINICLUSTER_CONFIG", saved)
+    try:
+        yield state
+    finally:
+        os.environ["MINICLUSTER_CONFIG"] = str(TEST_SERVERS)
+        try:
+            servers.down()
+        finally:
+            _restore("MINICLUSTER_CONFIG", saved)
+
+
+#: Where the test session's servers are recorded (``.ci/run`` stops them from there if pytest dies).
+TEST_SERVERS = ROOT / ".minicluster" / "test-servers.json"
+
+
+def _restore(name, value):
+    import os
+
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value

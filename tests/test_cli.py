@@ -144,3 +144,28 @@ def test_tour_prints_stage_one(capsys, monkeypatch):
     assert "== Stage 1: Single server ==" in out
     assert "knee:" in out and "req/s" in out
     assert len([line for line in out.splitlines() if line.strip().split(" ")[0].isdigit()]) == 7
+
+
+def test_servers_status_without_servers_says_so_and_up_names_what_is_missing(capsys, monkeypatch, tmp_path):
+    from minicluster import servers
+
+    monkeypatch.setenv("MINICLUSTER_CONFIG", str(tmp_path / "servers.json"))
+    code, out, _ = run(capsys, "servers", "status")
+    assert code == 0 and [line.split()[:3] for line in out.splitlines()] == [
+        [name, "not", "answering"] for name in ("redis", "postgres", "pgbouncer")
+    ]
+    assert "not configured" in out
+    monkeypatch.setattr(servers.shutil, "which", lambda name: None)
+    monkeypatch.setattr(servers, "SBIN", ())
+    code, _, err = run(capsys, "servers", "up", "--only", "redis")
+    assert code == 2 and "redis-server is not installed" in err and "brew install redis" in err
+    code, out, _ = run(capsys, "servers", "down")
+    assert code == 0 and "nothing was running" in out
+
+
+def test_check_refuses_an_unknown_engine(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["check", "01.handler", "--engine", "mysql"])
+    assert exit_.value.code == 2 and "invalid choice: 'mysql'" in capsys.readouterr().err

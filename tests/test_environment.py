@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: conda-forge names that differ from PyPI's.
 CONDA_TO_PYPI = {"python-duckdb": "duckdb", "redis-py": "redis"}
 #: extras expand to these packages on conda-forge.
-EXTRAS = {"fakeredis[lua]": ["fakeredis", "lupa"]}
+EXTRAS = {"fakeredis[lua]": ["fakeredis", "lupa"], "psycopg[binary]": ["psycopg"]}
 
 
 def split(requirement):

@@ -22,6 +22,10 @@ _STATUS_WORDS = {"passed": "passed", "failed": "failed", "not_attempted": "not a
 
 
 def _cmd_check(args) -> int:
+    if args.engine:
+        from ..postgres import engine
+
+        os.environ["MINICLUSTER_ENGINE"] = engine(args.engine)  # the check's process inherits it
     selected = [catalog.get(args.exercise)] if args.exercise else list(catalog.exercises())
     all_passed = True
     for exercise in selected:
@@ -169,11 +173,38 @@ def _cmd_tour(args) -> int:
     return run(stages=args.stage)
 
 
+def _cmd_servers(args) -> int:
+    from .. import servers
+
+    if args.action == "up":
+        state = servers.up(tuple(args.only or ("redis", "postgres", "pgbouncer")))
+        for key in ("redis_url", "postgres_dsn", "pgbouncer_dsn"):
+            if key in state:
+                print(f"{key:<14} {state[key]}")
+        print(
+            f"written to {servers.config_path()} (the environment variables {', '.join(servers.ENV.values())} "
+            "override it); stop them with: minicluster servers down"
+        )
+    elif args.action == "status":
+        rows = servers.status()
+        for row in rows:
+            state = "answering" if row["answering"] else "not answering"
+            where = "started here" if row["started here"] else "configured" if row["url"] != "-" else "not configured"
+            print(f"{row['server']:<10} {state:<14} {where:<15} {row['url']}")
+    else:
+        stopped = servers.down()
+        print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="minicluster", description="The scale-from-zero workbook, from the terminal.")
     sub = p.add_subparsers(dest="command", required=True)
     c = sub.add_parser("check", help="check one exercise, or all of them in order")
     c.add_argument("exercise", nargs="?")
+    c.add_argument("--engine", choices=("duckdb", "postgres"),
+                   help="where the check's database nodes live (default: MINICLUSTER_ENGINE, the servers' config, "
+                   "else duckdb)")  # fmt: skip
     c.set_defaults(run=_cmd_check)
     for name, fn, text in (
         ("hint", _cmd_hint, "show one more hint for an exercise"),
@@ -187,6 +218,11 @@ def parser() -> argparse.ArgumentParser:
     t = sub.add_parser("tour", help="run each finished stage's headline experiment and print the results")
     t.add_argument("--stage", type=int, action="append", help="only this stage (repeatable)")
     t.set_defaults(run=_cmd_tour)
+    v = sub.add_parser("servers", help="start, show or stop real Redis, PostgreSQL and PgBouncer servers")
+    v.add_argument("action", choices=("up", "status", "down"))
+    v.add_argument("--only", action="append", choices=("redis", "postgres", "pgbouncer"),
+                   help="with up: only this server (repeatable)")  # fmt: skip
+    v.set_defaults(run=_cmd_servers)
     return p
 
 

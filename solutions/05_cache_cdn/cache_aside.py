@@ -82,7 +82,10 @@ class CachedUsers:
             hit = self.cache.get(key)
             if hit is not None:
                 return json.loads(hit)
-            if self.cache.get(lock) is None:  # the leader is done and stored nothing (no such user, or it failed)
+            if self.cache.get(lock) is None:  # the leader is done: its answer is stored now, or never will be
+                hit = self.cache.get(key)  # (it may have stored it between the two looks above)
+                if hit is not None:
+                    return json.loads(hit)
                 break
             time.sleep(0.005)
         return _load(self.db, user_id)

@@ -1,0 +1,193 @@
+"""Real servers: `minicluster servers up | status | down`, and the Redis-backed parts and their checkers on
+a real `redis-server` (marked ``servers``: they skip where the programs are missing, unless
+``MINICLUSTER_REQUIRE_SERVERS=1``, which CI sets)."""
+
+import gc
+import json
+import os
+import socket
+
+import pytest
+
+from minicluster import servers
+from minicluster.cache import CacheNode
+from minicluster.workbook import check, load
+from tests.mutants import catalogue
+
+pytestmark = pytest.mark.servers
+
+
+def test_a_missing_program_is_named_with_the_commands_that_install_it(monkeypatch):
+    monkeypatch.setattr(servers.shutil, "which", lambda name: None)
+    monkeypatch.setattr(servers, "SBIN", ())
+    with pytest.raises(servers.ServersError, match=r"apt-get install postgresql.*brew install postgresql@15"):
+        servers.postgres_bindir()
+    with pytest.raises(servers.ServersError, match=r"pgbouncer is not installed: .*apt-get install pgbouncer"):
+        servers.program("pgbouncer")
+    with pytest.raises(servers.ServersError, match="no server named 'mysql'"):
+        servers.up(("mysql",))
+
+
+def test_the_environment_overrides_the_config_file(tmp_path, monkeypatch):
+    path = tmp_path / "servers.json"
+    monkeypatch.setenv("MINICLUSTER_CONFIG", str(path))
+    monkeypatch.delenv("MINICLUSTER_REDIS_URL", raising=False)
+    assert servers.settings() == {}
+    path.write_text(json.dumps({"redis_url": "redis://a:1/0", "postgres_dsn": "postgresql://b/postgres"}))
+    assert servers.redis_url() == "redis://a:1/0"
+    monkeypatch.setenv("MINICLUSTER_REDIS_URL", "redis://elsewhere:6379/0")
+    assert servers.settings() == {"redis_url": "redis://elsewhere:6379/0", "postgres_dsn": "postgresql://b/postgres"}
+    path.write_text("{not json")
+    with pytest.raises(servers.ServersError, match="servers.json is not valid JSON"):
+        servers.settings()
+
+
+def _listening(port):
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_up_then_down_leaves_no_process_and_no_port(real, tmp_path, monkeypatch):
+    monkeypatch.setenv("MINICLUSTER_CONFIG", str(tmp_path / "own.json"))
+    try:
+        state = servers.up(("redis", "postgres", "pgbouncer"))
+        started = state["started"]
+        ports = [started[s]["port"] for s in ("redis", "postgres", "pgbouncer")]
+        pids = [started["redis"]["pid"], started["pgbouncer"]["pid"]]
+        assert all(_listening(p) for p in ports)
+        assert all(row["answering"] and row["started here"] for row in servers.status())
+        assert servers.up(("redis",))["redis_url"] == state["redis_url"], "up again: what runs is kept"
+    finally:
+        stopped = servers.down()
+    assert stopped == ["pgbouncer", "postgres", "redis"]
+    assert not any(_listening(p) for p in ports)
+    assert not any(servers._alive(pid) for pid in pids)
+    assert not os.path.exists(started["home"]) and not (tmp_path / "own.json").exists()
+    assert servers.down() == [], "down twice: nothing left to stop"
+
+
+def test_cache_nodes_use_the_configured_redis_one_database_each(real, monkeypatch):
+    monkeypatch.setenv("MINICLUSTER_REDIS_URL", real["redis_url"])
+    a, b = CacheNode("a"), CacheNode("b")
+    assert a.url.startswith(real["redis_url"].rsplit("/", 1)[0]) and a.url != b.url
+    a.client().set("k", "from a")
+    assert b.client().get("k") is None and a.client().get("k") == "from a"
+    used = a.url
+    del a
+    gc.collect()
+    again = CacheNode("again")
+    assert again.url == used and again.client().get("k") is None, "a database is emptied before it is reused"
+
+
+def test_eviction_under_a_key_budget_is_the_same_on_redis_and_fakeredis(real, monkeypatch):
+    def remaining(node):
+        client = node.client()
+        for i in range(20):
+            client.set(f"k{i}", i)
+            client.get("k0")  # k0 stays the most recently used
+        return sorted(k for k in (f"k{i}" for i in range(20)) if client.get(k) is not None)
+
+    fake = remaining(CacheNode("fake", max_keys=5))
+    monkeypatch.setenv("MINICLUSTER_REDIS_URL", real["redis_url"])
+    assert remaining(CacheNode("real", max_keys=5)) == fake == ["k0", "k16", "k17", "k18", "k19"]
+
+
+@pytest.mark.parametrize("exercise", ["05.cache_aside", "06.session_store", "08.idempotent_consumer"])
+def test_the_redis_backed_checkers_judge_the_same_on_a_real_redis(real, monkeypatch, exercise):
+    monkeypatch.setenv("MINICLUSTER_REDIS_URL", real["redis_url"])
+    result = check(exercise, load(exercise, "solutions"))
+    assert result.status == "passed", result.messages
+    mutants = catalogue()[exercise]
+    for name in list(mutants)[:3]:
+        assert check(exercise, mutants[name]).status == "failed", name
+
+
+# -- database nodes on PostgreSQL ------------------------------------------------------------------------
+@pytest.fixture
+def pg(real, monkeypatch):
+    monkeypatch.setenv("MINICLUSTER_POSTGRES_DSN", real["postgres_dsn"])
+    monkeypatch.setenv("MINICLUSTER_ENGINE", "postgres")
+    return real
+
+
+def test_a_postgres_node_speaks_like_a_duckdb_one_and_the_server_caps_its_connections(pg):
+    import psycopg
+
+    from minicluster.cluster import Cluster
+    from minicluster.errors import TooManyConnections
+    from minicluster.postgres import PostgresNode
+
+    with Cluster(seed=1) as cluster:
+        db = cluster.add_database("db", max_connections=2)
+        assert isinstance(db, PostgresNode) and cluster.engine == "postgres"
+        db.execute("CREATE TABLE t (a INTEGER, b VARCHAR)")
+        assert db.bulk_load("t", {"a": [1, 2, 3], "b": ["x", "y?", "100%"]}) == 3
+        assert db.execute("SELECT a, b FROM t WHERE a > ? ORDER BY a", [1]) == [(2, "y?"), (3, "100%")]
+        assert db.execute("SELECT count(*) FROM t WHERE b LIKE '%?%'") == [(1,)], "a ? in a literal stays"
+        first, second = db.connect(), db.connect()
+        with pytest.raises(TooManyConnections, match="CONNECTION LIMIT 2"):
+            db.connect()
+        first.close()
+        db.connect().close()
+        second.close()
+        assert db.metrics.counter("refused_connections").value == 1
+        name = db.database
+    with psycopg.connect(pg["postgres_dsn"]) as admin:
+        assert admin.execute("SELECT count(*) FROM pg_database WHERE datname = %s", [name]).fetchone() == (0,), (
+            "the cluster's close drops the node's database"
+        )
+
+
+def test_sharded_posts_on_postgres_page_by_a_btree_and_walk_like_the_truth(pg):
+    from minicluster.cluster import Cluster
+    from minicluster.posts import PostsSpec, ShardedPosts, generate
+    from minicluster.stages.sharding import adaptive_fetch
+
+    posts = generate(PostsSpec(posts=3000, users=200, seed=5))
+    with Cluster(seed=5) as cluster:
+        store = ShardedPosts(cluster, 4)
+        store.load(posts)
+        plan = store.shards[0].node.execute(
+            "EXPLAIN SELECT post_id FROM posts WHERE (created_at, post_id) < (now(), 0) "
+            "ORDER BY created_at DESC, post_id DESC LIMIT 21"
+        )
+        assert "posts_feed" in " ".join(row[0] for row in plan), "the keyset page scans the B-tree"
+        walked, after = [], None
+        while True:
+            page = adaptive_fetch(store.shards, after, 50, "newest")
+            walked += page
+            if len(page) < 50:
+                break
+            after = page[-1].key
+        assert walked == store.all_posts("newest")
+
+
+@pytest.mark.parametrize("exercise", ["10.keyset", "10.paginate"])
+def test_the_capstone_checkers_judge_the_same_on_postgres_shards(pg, exercise):
+    assert check(exercise, load(exercise, "solutions")).status == "passed"
+    mutants = catalogue()[exercise]
+    for name in list(mutants)[:2]:
+        assert check(exercise, mutants[name]).status == "failed", name
+
+
+# -- stage 10's proxy, for real: PgBouncer in front of a capped PostgreSQL ----------------------------------
+def test_pgbouncer_turns_too_many_clients_into_a_bounded_wait(pg, monkeypatch):
+    from minicluster import real as experiments
+
+    monkeypatch.setenv("MINICLUSTER_PGBOUNCER_DSN", pg["pgbouncer_dsn"])
+    run = experiments.pgbouncer_experiment(requests=320, concurrency=40, limit=12)
+    rows = {row["way in"]: row for row in run.rows}
+    straight, pooled = rows["straight to PostgreSQL"], rows["through PgBouncer"]
+    assert straight["refused"] > 0 and run["refused by the server"] == straight["refused"]
+    assert pooled["refused"] == 0 and pooled["served"] == 320
+    assert pooled["p99_ms"] < 2000, "waiting for one of 10 pooled connections, not for ever"
+
+
+def test_transaction_pooling_hands_one_clients_session_state_to_another(pg, monkeypatch):
+    from minicluster import real as experiments
+
+    monkeypatch.setenv("MINICLUSTER_PGBOUNCER_DSN", pg["pgbouncer_dsn"])
+    rows = {row["way in"]: row for row in experiments.session_state_under_pooling().rows}
+    direct, pooled = rows["straight to PostgreSQL"], rows["through PgBouncer"]
+    assert not direct["B sees A's application_name"] and not direct["B sees A's temp table"]
+    assert pooled["B sees A's application_name"] and pooled["B sees A's temp table"]
