@@ -99,29 +99,32 @@ def markdown(report: dict) -> str:
     def joined(values, unit="") -> str:
         return " / ".join(f"{v:g}{unit}" for v in values)
 
-    if "page_latency" in r:
-        lat = r["page_latency"]["rows"]
-        shards = joined(row["shards"] for row in lat)
-        add(
-            1,
-            "page_latency",
-            f"page of 20 from the capstone solution over {shards} shards vs the same keyset page from one "
-            "database (all of them holding the same posts)",
-            f"first page {joined((row['first_ratio'] for row in lat), 'x')} "
-            f"({joined(row['first_ms'] for row in lat)} ms vs {joined(row['first_unsharded_ms'] for row in lat)} ms); "
-            f"deep page {joined((row['deep_ratio'] for row in lat), 'x')}",
-        )
-    if "keyset_vs_offset" in r:
-        ko = r["keyset_vs_offset"]["rows"]
-        parts = []
-        for table in ("as loaded", "1% deleted"):
-            part = [row for row in ko if row["table"] == table]
-            parts.append(
-                f"{table}: keyset {joined(row['keyset_ms'] for row in part)} ms, "
-                f"OFFSET {joined(row['offset_ms'] for row in part)} ms"
+    for number, suffix, where in ((1, "", ""), (8, "_postgres", " — on PostgreSQL shards (`servers up`)")):
+        if f"page_latency{suffix}" in r:
+            lat = r[f"page_latency{suffix}"]["rows"]
+            shards = joined(row["shards"] for row in lat)
+            add(
+                number,
+                f"page_latency{suffix}",
+                f"page of 20 from the capstone solution over {shards} shards vs the same keyset page from one "
+                f"database (all of them holding the same posts){where}",
+                f"first page {joined((row['first_ratio'] for row in lat), 'x')} "
+                f"({joined(row['first_ms'] for row in lat)} ms vs "
+                f"{joined(row['first_unsharded_ms'] for row in lat)} ms); "
+                f"deep page {joined((row['deep_ratio'] for row in lat), 'x')}",
             )
-        depths = " / ".join(f"{row['depth']:,}" for row in ko if row["table"] == "as loaded")
-        add(2, "keyset_vs_offset", f"keyset vs OFFSET page at depth {depths}", "; ".join(parts))
+        if f"keyset_vs_offset{suffix}" in r:
+            ko = r[f"keyset_vs_offset{suffix}"]["rows"]
+            parts = []
+            for table in ("as loaded", "1% deleted"):
+                part = [row for row in ko if row["table"] == table]
+                parts.append(
+                    f"{table}: keyset {joined(row['keyset_ms'] for row in part)} ms, "
+                    f"OFFSET {joined(row['offset_ms'] for row in part)} ms"
+                )
+            depths = " / ".join(f"{row['depth']:,}" for row in ko if row["table"] == "as loaded")
+            add(number + 1, f"keyset_vs_offset{suffix}", f"keyset vs OFFSET page at depth {depths}{where}",
+                "; ".join(parts))  # fmt: skip
     if "fanout" in r:
         fo = r["fanout"]["rows"]
         figures = "; ".join(
@@ -146,14 +149,14 @@ def markdown(report: dict) -> str:
             f"bulk {bulk['rows_per_s']:,} rows/s vs single-row {single['rows_per_s']:,} rows/s "
             f"({r['ingest']['bulk_over_single']:g}x)",
         )
-    if "request_path" in r:
-        rp = r["request_path"]["rows"]
-        figures = "; ".join(
-            f"{row['client_threads']} client thread{'s' if row['client_threads'] > 1 else ''}: "
-            f"{row['through_cluster_per_s']:,} vs {row['raw_redis_get_per_s']:,} req/s ({row['ratio']:g})"
-            for row in rp
-        )
-        add(6, "request_path", "cache hits through balancer → web server → cache vs raw redis-py GETs", figures)
+    for number, key, where in ((6, "request_path", ""), (10, "request_path_redis", " — on redis-server")):
+        if key in r:
+            figures = "; ".join(
+                f"{row['client_threads']} client thread{'s' if row['client_threads'] > 1 else ''}: "
+                f"{row['through_cluster_per_s']:,} vs {row['raw_redis_get_per_s']:,} req/s ({row['ratio']:g})"
+                for row in r[key]["rows"]
+            )
+            add(number, key, f"cache hits through balancer → web server → cache vs raw redis-py GETs{where}", figures)
     if "workbook" in r:
         wb = r["workbook"]
         figures = ", ".join(f"{row['notebook'].split('_')[0]}: {row['seconds']:g} s" for row in wb["rows"])
@@ -166,6 +169,7 @@ def markdown(report: dict) -> str:
         f"(Python {machine['python']}, DuckDB {machine['duckdb']})\n\n"
         "| # | measured | figures | goal |\n|---|---|---|---|\n"
     )
+    rows.sort(key=lambda row: int(row.split("|")[1]))  # the items in their numbers' order
     return head + "\n".join(rows) + "\n"
 
 

@@ -7,10 +7,12 @@ over the repeats.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -48,7 +50,7 @@ class Scale:
 QUICK = Scale("quick", 100_000, (1, 2, 4, 8, 16), (0, 1_000, 10_000, 50_000), 7, 5_000, 100_000, 300, 2_000,
               ("01",), False)  # fmt: skip
 FULL = Scale("full", 1_000_000, (1, 2, 4, 8, 16), (0, 10_000, 100_000, 500_000), 15, 20_000, 1_000_000, 2_000,
-             6_000, ("01", "02", "03", "04", "05", "06", "07", "08", "10"), True)  # fmt: skip
+             6_000, ("01", "02", "03", "04", "05", "06", "07", "08", "09", "10"), True)  # fmt: skip
 
 
 def turns(candidates: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
@@ -72,13 +74,14 @@ def _goal(text: str, figure: float, met: bool) -> dict:
 class PostsBench:
     """The posts, an unsharded database holding all of them, and the capstone solution."""
 
-    def __init__(self, scale: Scale, seed: int = 42) -> None:
+    def __init__(self, scale: Scale, seed: int = 42, engine: str = "duckdb") -> None:
         self.scale = scale
+        self.engine = engine
         started = time.perf_counter()
         users = max(2_000, scale.posts // 100)
         self.posts = generate(PostsSpec(posts=scale.posts, users=users, celebrities=3, seed=seed))
         self.newest = sorted(self.posts, key=lambda p: p.key, reverse=True)
-        self.cluster = Cluster(seed=seed)
+        self.cluster = Cluster(seed=seed, engine=engine)
         single = ShardedPosts(self.cluster, 1)  # its one shard is the unsharded database
         single.load(self.posts, truth=False)
         self.codec = single.codec
@@ -98,7 +101,7 @@ class PostsBench:
         return last.key, self.codec.encode(Cursor(last.created_at, last.post_id, "newest"))
 
     def sharded(self, shards: int) -> tuple[Cluster, ShardSet]:
-        cluster = Cluster(seed=self.seed)
+        cluster = Cluster(seed=self.seed, engine=self.engine)
         store = ShardedPosts(cluster, shards)
         store.load(self.posts, truth=False)
         # The store's codec signs with this cluster's secret: hand out the unsharded one's instead, so
@@ -335,11 +338,55 @@ def request_path(scale: Scale, repeats: int = 5) -> dict:
                 }
             )
     best = max(r["ratio"] for r in rows)
+    server = "a real redis-server" if cache.url else "fakeredis"
     return {
-        "title": "Cache hits through balancer -> web server -> cache vs raw redis-py GETs (same fakeredis server)",
+        "title": f"Cache hits through balancer -> web server -> cache vs raw redis-py GETs (same {server})",
         "rows": rows,
         "goal": _goal(">= 50% of raw GETs (the best of 1 and 8 client threads)", best, best >= 0.5),
     }
+
+
+#: The settings that make the library use real servers; the embedded measurements run without them.
+SERVER_VARIABLES = ("MINICLUSTER_CONFIG", "MINICLUSTER_REDIS_URL", "MINICLUSTER_POSTGRES_DSN",
+                    "MINICLUSTER_PGBOUNCER_DSN", "MINICLUSTER_ENGINE")  # fmt: skip
+
+
+@contextlib.contextmanager
+def embedded():
+    """Items 1-7 as the workbook runs by default (DuckDB, fakeredis), whatever servers are configured."""
+    saved = {name: os.environ.get(name) for name in SERVER_VARIABLES}
+    for name in SERVER_VARIABLES:
+        os.environ.pop(name, None)
+    os.environ["MINICLUSTER_CONFIG"] = os.path.join(tempfile.gettempdir(), "minicluster-no-servers.json")
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def on_real_servers(scale: Scale, settings: dict[str, str]) -> dict:
+    """Items 1, 2 and 6 again on real servers (``settings``: what ``minicluster servers up`` configured):
+    the capstone's pages and keyset vs OFFSET on PostgreSQL shards, the cache-hit path on redis-server.
+    Empty when none is configured."""
+    results: dict = {}
+    with embedded():
+        if settings.get("postgres_dsn"):
+            os.environ["MINICLUSTER_POSTGRES_DSN"] = settings["postgres_dsn"]
+            bench = PostsBench(scale, engine="postgres")
+            try:
+                measured = bench.page_latency()
+                results["page_latency_postgres"] = measured["page_latency"]
+                results["keyset_vs_offset_postgres"] = bench.keyset_vs_offset()
+            finally:
+                bench.close()
+        if settings.get("redis_url"):
+            os.environ["MINICLUSTER_REDIS_URL"] = settings["redis_url"]
+            results["request_path_redis"] = request_path(scale)
+    return results
 
 
 def _rate(make_call: Callable[[], Callable[[], object]], threads: int, requests: int) -> None:

@@ -43,6 +43,7 @@ INSTALL = {
     "redis": ("redis-server", "redis"),
     "postgres": ("postgresql", "postgresql@15"),
     "pgbouncer": ("pgbouncer", "pgbouncer"),
+    "pgpool": ("pgpool2", "pgpool-ii"),
 }
 
 
@@ -219,7 +220,7 @@ def _pid(path: Path, within: float = 5.0) -> int:
     deadline = time.monotonic() + within
     while True:
         try:
-            return int(path.read_text().split()[0])
+            return int(path.read_text().replace("\0", " ").split()[0])  # Pgpool-II ends its pid with a NUL
         except (OSError, ValueError, IndexError):
             if time.monotonic() > deadline:
                 raise ServersError(f"{path} holds no process id {within:g} s after the server started") from None
@@ -229,7 +230,7 @@ def _pid(path: Path, within: float = 5.0) -> int:
 def up(which: tuple[str, ...] = ("redis", "postgres", "pgbouncer")) -> dict:
     """Start the servers named in ``which`` (PgBouncer needs PostgreSQL) that are not running yet; returns
     the saved config. Every program is looked for first, so a missing one is reported before anything starts."""
-    unknown = set(which) - set(INSTALL)
+    unknown = set(which) - {"redis", "postgres", "pgbouncer"}
     if unknown:
         raise ServersError(f"no server named {sorted(unknown)[0]!r}: choose from redis, postgres, pgbouncer")
     if "pgbouncer" in which and "postgres" not in which and "postgres" not in _state().get("started", {}):

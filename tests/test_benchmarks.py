@@ -140,7 +140,10 @@ def test_the_readme_table_is_the_committed_full_run():
 
     root = Path(__file__).resolve().parent.parent
     report = json.loads((root / "benchmarks" / "results" / "full" / "results.json").read_text())
-    assert report["mode"] == "full" and len(report["results"]) == 7  # every measurement (1-7)
+    # every measurement (1-7), and 8-10 again on real servers when they were up for the run
+    embedded = {"page_latency", "fanout", "keyset_vs_offset", "rows_read", "ingest", "request_path", "workbook"}
+    on_servers = {"page_latency_postgres", "keyset_vs_offset_postgres", "request_path_redis"}
+    assert report["mode"] == "full" and set(report["results"]) in (embedded, embedded | on_servers)
     readme = (root / "README.md").read_text(encoding="utf-8")
     table = readme.split(START)[1].split(END)[0]
     assert table == "\n" + markdown(report), "regenerate the README's table: python -m benchmarks.report"

@@ -191,3 +191,68 @@ def test_transaction_pooling_hands_one_clients_session_state_to_another(pg, monk
     direct, pooled = rows["straight to PostgreSQL"], rows["through PgBouncer"]
     assert not direct["B sees A's application_name"] and not direct["B sees A's temp table"]
     assert pooled["B sees A's application_name"] and pooled["B sees A's temp table"]
+
+
+def test_the_benchmarks_measure_the_same_items_on_the_real_servers(pg, monkeypatch):
+    from benchmarks import suite
+    from tests.test_benchmarks import TINY
+
+    results = suite.on_real_servers(TINY, {"postgres_dsn": pg["postgres_dsn"], "redis_url": pg["redis_url"]})
+    assert set(results) == {"page_latency_postgres", "keyset_vs_offset_postgres", "request_path_redis"}
+    assert [row["shards"] for row in results["page_latency_postgres"]["rows"]] == list(TINY.shard_counts)
+    assert "real redis-server" in results["request_path_redis"]["title"]
+    assert all("goal" in r for r in results.values())
+    assert suite.on_real_servers(TINY, {}) == {}, "nothing configured: nothing measured"
+
+
+# -- stage 4 on PostgreSQL streaming replication -------------------------------------------------------------
+def test_a_streaming_group_reports_positions_and_lag_from_the_server(real):
+    from minicluster.streaming import PostgresGroup
+
+    with PostgresGroup(replicas=1, apply_delay_ms=300) as group:
+        replica = group.replicas[0]
+        group.primary.query("INSERT INTO kv VALUES (1, 'x')")
+        written = group.primary.applied_lsn
+        assert replica.applied_lsn < written, "the replica applies the WAL 300 ms late"
+        assert replica.query("SELECT count(*) FROM kv") == [(0,)]
+        home = group.home
+    assert not home.exists()
+
+
+def test_the_read_your_writes_router_reads_no_stale_value_on_postgres(real):
+    from minicluster import real as experiments
+    from minicluster.replication import AnyReplica
+
+    router = load("04.read_your_writes", "solutions")()
+    run = experiments.read_your_writes_on_postgres({"any replica": AnyReplica(), "read your writes": router},
+                                                   operations=200, delay_ms=30)  # fmt: skip
+    rows = {row["router"]: row for row in run.rows}
+    assert rows["any replica"]["stale reads"] > 0 and rows["any replica"]["on replicas %"] == 1
+    assert rows["read your writes"]["stale reads"] == 0 and rows["read your writes"]["on replicas %"] > 0.2
+
+
+def test_the_promotion_exercise_picks_the_replica_that_loses_nothing_on_postgres(real):
+    from minicluster import real as experiments
+
+    choose = load("04.promote", "solutions")
+    (row,) = experiments.failover_on_postgres(choose, writes_before=100, writes_after=20).rows
+    assert row == {"promoted": "replica1", "acknowledged writes lost": 0, "writes after the promotion": 20}
+    (careless,) = experiments.failover_on_postgres(lambda primary, replicas: replicas[1], writes_before=100,
+                                                   writes_after=20).rows  # fmt: skip
+    assert careless["promoted"] == "replica2" and careless["acknowledged writes lost"] == 100
+
+
+def test_pgpool_routes_writes_to_the_primary_and_reads_to_the_replica_stale_or_not(real):
+    import shutil
+
+    from minicluster import real as experiments
+
+    if not (shutil.which("pgpool") or os.path.exists("/usr/sbin/pgpool")):
+        message = "pgpool (Pgpool-II) is not installed: on Debian/Ubuntu `sudo apt-get install pgpool2`"
+        if os.environ.get("MINICLUSTER_REQUIRE_SERVERS") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    rows = {row["disable_load_balance_on_write"]: row for row in experiments.pgpool_routing(statements=200).rows}
+    default, always = rows["transaction"], rows["always"]
+    assert default["on the replica %"] == 1 and default["stale reads"] > 0, "reads spread, some stale"
+    assert always["stale reads"] == 0 and always["on the replica %"] < default["on the replica %"]
