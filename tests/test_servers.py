@@ -6,6 +6,7 @@ import gc
 import json
 import os
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -256,3 +257,16 @@ def test_pgpool_routes_writes_to_the_primary_and_reads_to_the_replica_stale_or_n
     default, always = rows["transaction"], rows["always"]
     assert default["on the replica %"] == 1 and default["stale reads"] > 0, "reads spread, some stale"
     assert always["stale reads"] == 0 and always["on the replica %"] < default["on the replica %"]
+
+
+def test_minicluster_check_runs_the_capstone_on_postgres_from_the_command_line(pg, workbook, capsys, monkeypatch):
+    import shutil as sh
+
+    from minicluster.workbook.cli import main
+
+    monkeypatch.delenv("MINICLUSTER_ENGINE")
+    path = Path("10_sharding") / "keyset.py"
+    sh.copyfile(workbook / "solutions" / path, workbook / "exercises" / path)
+    assert main(["check", "10.keyset", "--engine", "postgres"]) == 0
+    assert "10.keyset: passed" in capsys.readouterr().out
+    assert os.environ["MINICLUSTER_ENGINE"] == "postgres", "the check's own process got the engine from here"
