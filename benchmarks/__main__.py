@@ -19,7 +19,7 @@ from pathlib import Path
 from . import suite
 from .report import plot, print_result
 
-STEPS = ("pages", "rows_read", "ingest", "request_path", "workbook", "servers")
+STEPS = ("pages", "rows_read", "ingest", "request_path", "checks", "workbook", "servers")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,6 +91,7 @@ def _embedded_steps(steps, scale, results: dict) -> None:
         ("rows_read", suite.rows_read),
         ("ingest", suite.ingest),
         ("request_path", suite.request_path),
+        ("checks", suite.checks),
         ("workbook", suite.workbook),
     ):
         if name in steps:

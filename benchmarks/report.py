@@ -157,6 +157,9 @@ def markdown(report: dict) -> str:
                 for row in r[key]["rows"]
             )
             add(number, key, f"cache hits through balancer → web server → cache vs raw redis-py GETs{where}", figures)
+    if "checks" in r:
+        figures = ", ".join(f"{row['exercise']}: {row['median_s']:g} s" for row in r["checks"]["rows"])
+        add(11, "checks", "`minicluster check` on each exercise's solution, as a learner runs it", figures)
     if "workbook" in r:
         wb = r["workbook"]
         figures = ", ".join(f"{row['notebook'].split('_')[0]}: {row['seconds']:g} s" for row in wb["rows"])

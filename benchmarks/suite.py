@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -45,6 +46,7 @@ class Scale:
     requests: int
     notebooks: tuple[str, ...]  # name prefixes; () for none
     test_suite: bool
+    check_repeats: int = 5  # each `minicluster check`, timed this many times (0: not measured)
 
 
 QUICK = Scale("quick", 100_000, (1, 2, 4, 8, 16), (0, 1_000, 10_000, 50_000), 7, 5_000, 100_000, 300, 2_000,
@@ -416,6 +418,43 @@ def _rate(make_call: Callable[[], Callable[[], object]], threads: int, requests:
 
 
 # -- 7: the workbook --------------------------------------------------------------------------------------
+def checks(scale: Scale, only: tuple[str, ...] | None = None) -> dict:
+    """Item 11: each exercise's ``minicluster check`` as a learner runs it (a fresh interpreter, the check
+    in a child process), on a copy of the workbook whose exercises are the solutions; the median of
+    ``check_repeats`` runs each (``only``: these exercise ids)."""
+    from minicluster.workbook import catalog
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="minicluster-bench-checks-") as folder:
+        root = Path(folder)
+        shutil.copytree(ROOT / "solutions", root / "exercises")
+        shutil.copytree(ROOT / "solutions", root / "solutions")
+        shutil.copytree(ROOT / "tests" / "mutants", root / "tests" / "mutants")  # 10.validate grades with them
+        env = {**os.environ, "MINICLUSTER_ROOT": str(root), "MINICLUSTER_STATE": str(root / "progress.json")}
+        env.pop("MINICLUSTER_TREE", None)
+        for exercise in catalog.exercises():
+            if only is not None and exercise.id not in only:
+                continue
+            seconds = []
+            for _ in range(scale.check_repeats):
+                started = time.perf_counter()
+                done = subprocess.run([sys.executable, "-m", "minicluster", "check", exercise.id], env=env,
+                                      capture_output=True, text=True)  # fmt: skip
+                seconds.append(time.perf_counter() - started)
+                if done.returncode != 0:
+                    raise AssertionError(f"minicluster check {exercise.id} failed on its solution: {done.stdout}")
+            rows.append({"exercise": exercise.id, "median_s": round(statistics.median(seconds), 2),
+                         "fastest_s": round(min(seconds), 2)})  # fmt: skip
+    slowest = max(rows, key=lambda r: r["median_s"])
+    return {
+        "title": f"`minicluster check` on each solution, median of {scale.check_repeats} (a fresh process each)",
+        "rows": rows,
+        "goal": _goal(
+            f"every check <= 2 s (slowest: {slowest['exercise']})", slowest["median_s"], slowest["median_s"] <= 2
+        ),  # fmt: skip
+    }
+
+
 def workbook(scale: Scale) -> dict:
     from minicluster.workbook.notebooks import execute
 

@@ -140,10 +140,12 @@ def test_the_readme_table_is_the_committed_full_run():
 
     root = Path(__file__).resolve().parent.parent
     report = json.loads((root / "benchmarks" / "results" / "full" / "results.json").read_text())
-    # every measurement (1-7), and 8-10 again on real servers when they were up for the run
-    embedded = {"page_latency", "fanout", "keyset_vs_offset", "rows_read", "ingest", "request_path", "workbook"}
+    # The first seven measurements at least (the suite runs inside a full run, against the record it is
+    # about to replace: an item added since must not fail it), and 8-10 all or none (real servers).
+    first_seven = {"page_latency", "fanout", "keyset_vs_offset", "rows_read", "ingest", "request_path", "workbook"}
     on_servers = {"page_latency_postgres", "keyset_vs_offset_postgres", "request_path_redis"}
-    assert report["mode"] == "full" and set(report["results"]) in (embedded, embedded | on_servers)
+    assert report["mode"] == "full" and set(report["results"]) >= first_seven
+    assert len(set(report["results"]) & on_servers) in (0, len(on_servers))
     readme = (root / "README.md").read_text(encoding="utf-8")
     table = readme.split(START)[1].split(END)[0]
     assert table == "\n" + markdown(report), "regenerate the README's table: python -m benchmarks.report"
@@ -177,3 +179,10 @@ def suite_ingest_result():
         "bulk_over_single": 300,
         "goal": {"text": ">= 100,000 rows/s", "figure": 150000, "met": True},
     }
+
+
+def test_each_check_is_timed_as_a_learner_runs_it():
+    result = suite.checks(dataclasses.replace(TINY, check_repeats=2), only=("01.handler", "05.lru"))
+    assert [row["exercise"] for row in result["rows"]] == ["01.handler", "05.lru"]
+    assert all(0 < row["fastest_s"] <= row["median_s"] for row in result["rows"])
+    assert result["goal"]["text"].startswith("every check <= 2 s")
