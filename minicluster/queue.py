@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from .clock import Clock, RealClock
 from .errors import ConfigError, MiniclusterError, check_positive
+from .nodes import Node
 
 
 class QueueFull(MiniclusterError, RuntimeError):
@@ -145,6 +146,17 @@ class StreamQueue:
     def dead_letters(self) -> list[dict]:
         """The payloads in the dead-letter stream, oldest first."""
         return [json.loads(fields["payload"]) for _, fields in self.client.xrange(self.dead_name)]
+
+
+class WorkerNode(Node):
+    """A pool of workers as the live diagram draws it: one node on a host of its own (its threads take
+    what the queue hands out)."""
+
+    kind = "web"
+
+    def __init__(self, name: str, *, host: str, workers: int) -> None:
+        super().__init__(name, host=host)
+        self.workers = workers
 
 
 class WorkerPool:

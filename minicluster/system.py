@@ -35,7 +35,7 @@ from .loadbalancer import LoadBalancer
 from .nodes import Node
 from .posts import POSTS_DDL, SELECT_POSTS, Post, PostsSpec, _columns, generate
 from .proxy import ConnectionPool
-from .queue import Message, StreamQueue, WorkerCrash, WorkerPool, apply_once
+from .queue import Message, StreamQueue, WorkerCrash, WorkerNode, WorkerPool, apply_once
 from .replication import ReplicaSet
 from .sessions import RedisSessions
 from .sharding import ModuloRouter
@@ -85,16 +85,6 @@ class ShardProxy(Node):
 
     def stop(self) -> None:
         self._fan.shutdown(wait=False, cancel_futures=True)
-
-
-class _Workers(Node):
-    """The thumbnail workers, drawn as one node of their own host."""
-
-    kind = "web"
-
-    def __init__(self, name: str, *, host: str, workers: int) -> None:
-        super().__init__(name, host=host)
-        self.workers = workers
 
 
 class FailoverMonitor:
@@ -305,7 +295,7 @@ def build(cluster: Cluster, *, servers: int = 3, replicas: int = 2, shards: int 
     system.monitor = FailoverMonitor(rs)
     cluster.on_close(system.monitor.stop)
     cluster.on_close(system.pool.stop)
-    cluster._add(_Workers("thumbnailers", host="workers1", workers=workers))
+    cluster._add(WorkerNode("thumbnailers", host="workers1", workers=workers))
     cluster.links += [(w.name, n, label) for w in webs for n, label in (
         ("sessions", "sessions"), ("shard-proxy", "posts, feed"), ("queue", "XADD a thumbnail job"))]  # fmt: skip
     cluster.links.append(("queue", "thumbnailers", "jobs, acked when done"))
@@ -339,10 +329,9 @@ class WorkerDies:
 @dataclass(frozen=True)
 class FaultStep:
     at: float
-    kind: str
     what: str
     absorbed_by: str
-    #: The request kinds this fault could hurt, and where the tally of each is read.
+    #: The request kinds (as :attr:`WholeSystem.tally` names them) this fault could hurt.
     affects: tuple[str, ...]
 
 
@@ -350,17 +339,17 @@ def faults_of(system: WholeSystem) -> list[tuple[FaultStep, Any]]:
     """One fault of each kind, in the order :func:`run` injects them (``at``: the share of the run)."""
 
     return [
-        (FaultStep(0.10, "web server", "web2 crashes", "health check ejects it; sessions are in Redis",
+        (FaultStep(0.10, "web2 crashes", "health check ejects it; sessions are in Redis",
                    ("profile", "update", "posts", "feed", "upload", "cart")), Crash(system.webs[1])),
-        (FaultStep(0.25, "cache", "the cache crashes", "profiles read from the replicas",
+        (FaultStep(0.25, "the cache crashes", "profiles read from the replicas",
                    ("profile",)), Crash(system.cache)),
-        (FaultStep(0.40, "database", "the primary crashes", "the monitor promotes a replica",
+        (FaultStep(0.40, "the primary crashes", "the monitor promotes a replica",
                    ("update",)), Crash(system.users.primary.node)),
-        (FaultStep(0.55, "shard", "shard1 slows down x5", "the proxy's pool bounds its queue",
+        (FaultStep(0.55, "shard1 slows down x5", "the proxy's pool bounds its queue",
                    ("posts", "feed")), Slow(system.proxy.shards[1], 5)),
-        (FaultStep(0.70, "worker", "a worker dies mid-job", "redelivery; the effect is idempotent",
+        (FaultStep(0.70, "a worker dies mid-job", "redelivery; the effect is idempotent",
                    ("upload",)), WorkerDies(system)),
-        (FaultStep(0.85, "CDN edge", "edge-us goes dark", "us users go to the next edge",
+        (FaultStep(0.85, "edge-us goes dark", "us users go to the next edge",
                    ("static us",)), Crash(system.cdn.edges["us"])),
     ]  # fmt: skip
 

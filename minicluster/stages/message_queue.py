@@ -23,8 +23,7 @@ from dataclasses import dataclass
 from ..cache import CacheNode
 from ..cluster import Cluster
 from ..experiment import Run, Topology
-from ..nodes import Node
-from ..queue import Message, QueueFull, StreamQueue, WorkerCrash, WorkerPool, apply_once
+from ..queue import Message, QueueFull, StreamQueue, WorkerCrash, WorkerNode, WorkerPool, apply_once
 from ..web import Response, Router, WebServer
 
 #: A thumbnail takes this long to make.
@@ -53,23 +52,13 @@ def build(cluster: Cluster, *, workers: int = 2, visibility_timeout: float = 1.0
     cluster.expose("api.mysite.com", web)
     pool = WorkerPool(queue, lambda message: time.sleep(JOB_TIME), workers=workers, name="thumbnailer")
     # The workers are threads, drawn as one node of their own host: what they take is the queue's.
-    cluster._add(_Workers("thumbnailers", host="workers1", workers=workers))
+    cluster._add(WorkerNode("thumbnailers", host="workers1", workers=workers))
     cluster.links += [
         ("web", "queue", "XADD: a job per upload"),
         ("queue", "thumbnailers", "jobs, acknowledged when done"),
     ]
     cluster.on_close(pool.stop)
     return Queued(cluster, web, broker, queue, pool)
-
-
-class _Workers(Node):
-    """The worker pool as the diagram shows it."""
-
-    kind = "web"
-
-    def __init__(self, name: str, *, host: str, workers: int) -> None:
-        super().__init__(name, host=host)
-        self.workers = workers
 
 
 def _queue(visibility_timeout: float = 0.3, **options) -> StreamQueue:
