@@ -103,15 +103,26 @@ def markdown(report: dict) -> str:
         if f"page_latency{suffix}" in r:
             lat = r[f"page_latency{suffix}"]["rows"]
             shards = joined(row["shards"] for row in lat)
+            side = r[f"page_latency{suffix}"].get("side_by_side", {})
+            scaling = "; ".join(f"{kind}: x{v['two_over_one']:g}" for kind, v in side.items())
+            floor = ""
+            if "first_floor_ms" in lat[0]:  # (records from before the floor was measured have none)
+                floor = (
+                    f"floor {joined(row['first_floor_ms'] for row in lat)} ms "
+                    f"({joined((row['first_over_floor'] for row in lat), 'x')}); "
+                )
+            deep_floor = f"{joined((row['deep_over_floor'] for row in lat), 'x')} the floor, " if floor else ""
             add(
                 number,
                 f"page_latency{suffix}",
-                f"page of 20 from the capstone solution over {shards} shards vs the same keyset page from one "
-                f"database (all of them holding the same posts){where}",
-                f"first page {joined((row['first_ratio'] for row in lat), 'x')} "
-                f"({joined(row['first_ms'] for row in lat)} ms vs "
-                f"{joined(row['first_unsharded_ms'] for row in lat)} ms); "
-                f"deep page {joined((row['deep_ratio'] for row in lat), 'x')}",
+                f"page of 20 from the capstone solution over {shards} shards vs the floor (each shard's query timed "
+                f"inside the database, summed / cores + the merge) and vs the same keyset page from one database "
+                f"(all of them holding the same posts){where}",
+                f"first page {joined(row['first_ms'] for row in lat)} ms; {floor}"
+                f"one database {joined(row['first_unsharded_ms'] for row in lat)} ms "
+                f"({joined((row['first_ratio'] for row in lat), 'x')}); deep page {deep_floor}"
+                f"{joined((row['deep_ratio'] for row in lat), 'x')} one database"
+                + (f"; queries/s of two threads over one ({scaling})" if scaling else ""),
             )
         if f"keyset_vs_offset{suffix}" in r:
             ko = r[f"keyset_vs_offset{suffix}"]["rows"]
@@ -119,8 +130,13 @@ def markdown(report: dict) -> str:
             for table in ("as loaded", "1% deleted"):
                 part = [row for row in ko if row["table"] == table]
                 parts.append(
-                    f"{table}: keyset {joined(row['keyset_ms'] for row in part)} ms, "
-                    f"OFFSET {joined(row['offset_ms'] for row in part)} ms"
+                    f"{table}: keyset {joined(row['keyset_ms'] for row in part)} ms "
+                    + (
+                        f"({joined((row['keyset_vs_top'] for row in part), 'x')} the page at depth 1), "
+                        if "keyset_vs_top" in part[0]
+                        else ""
+                    )
+                    + f"OFFSET {joined(row['offset_ms'] for row in part)} ms"
                 )
             depths = " / ".join(f"{row['depth']:,}" for row in ko if row["table"] == "as loaded")
             add(number + 1, f"keyset_vs_offset{suffix}", f"keyset vs OFFSET page at depth {depths}{where}",

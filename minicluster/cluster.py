@@ -132,7 +132,7 @@ class Cluster:
         max_connections: int = 100,
         query_time: float = 0.0,
         cores: int | None = None,
-        row_group_size: int = 16_384,
+        row_group_size: int = 4_096,
     ) -> DatabaseNode:
         """A DuckDB database stored in ``<workdir>/<name>.duckdb`` (see :class:`DatabaseNode`), or, when the
         cluster's engine is "postgres", a database of the configured PostgreSQL server (``row_group_size``

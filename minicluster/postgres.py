@@ -135,7 +135,7 @@ class PostgresNode(DatabaseNode):
         self.dsn = make_conninfo(**{**parts, "user": APP_ROLE, "dbname": self.database})
         self._closed = False
         self._open = 0
-        self._conn_lock = threading.Lock()
+        self._conn_lock = threading.Condition()  # notified as connections close (wait_idle)
 
     def connect(self) -> DatabaseConnection:
         """A new connection; :class:`TooManyConnections` when the server refuses one over the limit."""

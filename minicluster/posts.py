@@ -161,26 +161,50 @@ class Shard:
         """Statements sent to this shard's database so far (each one a round trip)."""
         return self.node.metrics.counter("queries").value
 
-    def fetch(self, after: tuple[datetime, int] | None, direction: str = "newest", limit: int = 20) -> list[Post]:
+    def fetch(
+        self,
+        after: tuple[datetime, int] | None,
+        direction: str = "newest",
+        limit: int = 20,
+        *,
+        until: tuple[datetime, int] | None = None,
+    ) -> list[Post]:
         """Up to ``limit`` posts strictly after ``after`` (a ``(created_at, post_id)`` key) in ``direction``.
 
-        ``after=None`` starts from the beginning (the newest post for ``"newest"``).
+        ``after=None`` starts from the beginning (the newest post for ``"newest"``). ``until``, a key,
+        stops before it: only posts strictly between ``after`` and ``until`` come back (a refill that
+        wants nothing past a page's cut-off).
         """
+        sql, params = self.query(after, direction, limit, until=until)
+        with self.node.connect() as conn:
+            rows = conn.execute(sql, params).fetchall()
+        return [Post(*row) for row in rows]
+
+    @staticmethod
+    def query(
+        after: tuple[datetime, int] | None,
+        direction: str = "newest",
+        limit: int = 20,
+        *,
+        until: tuple[datetime, int] | None = None,
+    ) -> tuple[str, list]:
+        """The SQL and parameters :meth:`fetch` sends (for timing it inside the database, say)."""
         if direction not in DIRECTIONS:
             raise ConfigError(f"direction must be 'newest' or 'oldest', got {direction!r}")
         if not isinstance(limit, int) or isinstance(limit, bool) or not 0 <= limit <= MAX_FETCH:
             raise ConfigError(f"limit must be an integer from 0 to {MAX_FETCH:,}, got {limit!r}")
-        op = "<" if direction == "newest" else ">"
-        where, params = "", []
+        op, back = ("<", ">") if direction == "newest" else (">", "<")
+        conditions, params = [], []
         if after is not None:
             # The first condition is implied by the second; it is there because DuckDB skips whole row
             # groups by the min/max of a plain column comparison, not of a row comparison.
-            where = f"WHERE created_at {op}= ? AND (created_at, post_id) {op} (?, ?)"
-            params = [after[0], after[0], after[1]]
-        sql = f"{SELECT_POSTS} {where} {feed_order(direction)} LIMIT ?"
-        with self.node.connect() as conn:
-            rows = conn.execute(sql, [*params, limit]).fetchall()
-        return [Post(*row) for row in rows]
+            conditions.append(f"created_at {op}= ? AND (created_at, post_id) {op} (?, ?)")
+            params += [after[0], after[0], after[1]]
+        if until is not None:
+            conditions.append(f"created_at {back}= ? AND (created_at, post_id) {back} (?, ?)")
+            params += [until[0], until[0], until[1]]
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        return f"{SELECT_POSTS} {where} {feed_order(direction)} LIMIT ?", [*params, limit]
 
     def insert(self, post: Post) -> None:
         with self.node.connect() as conn:

@@ -99,6 +99,17 @@ def test_fetch_is_strictly_after_the_key_within_a_tie(store):
     assert shard.fetch(tie[1].key, "newest", 1) == [tie[0]]
 
 
+@pytest.mark.parametrize("direction", ["newest", "oldest"])
+def test_fetch_until_stops_strictly_before_a_key_within_a_tie(store, direction):
+    shard = max(store.shards, key=lambda s: s.node.execute("SELECT count(*) FROM posts")[0][0])
+    rows = shard.fetch(None, direction, 10_000)
+    i = next(i for i in range(1, len(rows) - 1) if rows[i].created_at == rows[i + 1].created_at)  # a tie
+    assert shard.fetch(None, direction, 10_000, until=rows[i + 1].key) == rows[: i + 1]
+    assert shard.fetch(rows[0].key, direction, 10_000, until=rows[i + 1].key) == rows[1 : i + 1]
+    assert shard.fetch(rows[0].key, direction, 2, until=rows[i + 1].key) == rows[1:3]  # the limit still holds
+    assert shard.fetch(rows[i].key, direction, 5, until=rows[i + 1].key) == []  # nothing strictly between
+
+
 def test_fetch_inputs_and_a_down_shard(store):
     shard = store.shards[0]
     assert shard.fetch(None, "newest", 0) == []

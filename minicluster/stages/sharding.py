@@ -205,27 +205,28 @@ def adaptive_fetch(shards, after, page_size: int, direction: str) -> list[Post]:
     Each shard first sends ``ceil((page_size + 1) / shards)`` rows. The merged rows are final up to the
     ``page_size + 1``-th once no shard could still hold something before it: a shard can, only if it is
     not exhausted and the last row it sent comes *before* that cut-off. Only those shards are asked
-    again, each for its share of the slots still open behind its last row: if ``m`` rows of the page
+    again, each for its share of the slots still open behind its last row (if ``m`` rows of the page
     come after that row, the shard could displace at most ``m`` of them, and it shares them with the
-    other shards asked again.
+    other shards asked again), and only for rows before the cut-off: a row past it could never be on
+    the page, and a shard that sends fewer rows than asked has shown it holds nothing more for it.
     """
     need = page_size + 1
     ask = [max(1, -(-need // max(1, len(shards))))] * len(shards)
     rows: list[list[Post]] = [[] for _ in shards]
-    exhausted = [False] * len(shards)
-    pending = list(range(len(shards)))
+    settled = [False] * len(shards)  # exhausted, or holds nothing more before the cut-off it was asked with
+    pending, cutoff = list(range(len(shards))), None
     while True:
         for i in pending:
             start = rows[i][-1].key if rows[i] else after
-            got = shards[i].fetch(start, direction, ask[i])
+            got = shards[i].fetch(start, direction, ask[i], until=cutoff)
             rows[i].extend(got)
-            exhausted[i] = len(got) < ask[i]
+            settled[i] = len(got) < ask[i]
         page = _merged(rows, direction, need)
         cutoff = page[-1].key if len(page) == need else None
         pending = [
             i
             for i in range(len(shards))
-            if not exhausted[i] and (cutoff is None or _before(rows[i][-1].key, cutoff, direction))
+            if not settled[i] and (cutoff is None or _before(rows[i][-1].key, cutoff, direction))
         ]
         if not pending:
             return page

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sys
 import sysconfig
+import threading
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -197,6 +198,39 @@ class Checker:
             if isinstance(result, BaseException):
                 raise Failure(f"{on}: your code raised {type(result).__name__}: {result}")
         return results
+
+    def side_by_side(self, *scenarios: Callable[[], Any]) -> list[Any]:
+        """Run independent scenarios at the same time, each on a thread of its own, and wait for all.
+
+        For scenarios that mostly wait (a slow shard, a watch for work left running): a check then takes
+        about as long as its longest scenario instead of their sum. Each touches learner code only
+        through :meth:`call` and its kin, so each is bounded by the call timeout. Once all have ended,
+        the first problem *in the order given* is raised (the same verdict whichever finished first);
+        otherwise returns what each returned.
+        """
+        outcomes: list[Any] = [None] * len(scenarios)
+
+        def run(i: int, scenario: Callable[[], Any]) -> None:
+            try:
+                outcomes[i] = (True, scenario())
+            except BaseException as exc:  # handed to the caller below, in the scenarios' order
+                outcomes[i] = (False, exc)
+
+        threads = [
+            threading.Thread(target=run, args=(i, s), daemon=True, name=f"{self.exercise_id} scenario {i + 1}")
+            for i, s in enumerate(scenarios)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(self.time_limit)
+        for thread, outcome in zip(threads, outcomes):
+            if outcome is None:
+                raise Failure(f"{thread.name} never finished within {self.time_limit:g} s")
+            ok, value = outcome
+            if not ok:
+                raise value
+        return [value for _, value in outcomes]
 
     def verify(self, implementation: Any) -> list[str]:
         """Raise :class:`Failure` on the first problem; return what was verified when all hold."""

@@ -409,3 +409,8 @@ BEYOND_THE_VALIDATOR = {
     "drops_slow_shards",
     "empty_cursor_is_the_first_page",
 }
+
+#: Mistakes only shards with latency can show: grading a validator, the 10.validate checker hands these
+#: the store with latency first (any store that shows a mistake will do; this one saves a learner the wait
+#: of the others).
+NEEDS_LATENCY = {"sequential_fan_out"}

@@ -21,11 +21,14 @@ class LeastConnectionsCheck(Checker):
     exercise_id = "03.least_connections"
     threads, rounds = 8, 500
     #: The race: 4 servers of 2 workers x 10 ms, one slowed 10x, at this open-loop rate.
-    race = {"servers": 4, "workers": 2, "service_time": 0.01, "slowdown": 10, "rate": 200, "duration": 0.6}
+    race = {"servers": 4, "workers": 2, "service_time": 0.01, "slowdown": 10, "rate": 200, "duration": 0.4}
 
     def verify(self, policy_class) -> list[str]:
         if not callable(policy_class):
             raise Failure(f"expected the class LeastConnections, got {describe(policy_class)}")
+        # Round robin's race needs nothing of the learner's and mostly waits on the slow server's queue: it
+        # runs beside the rest of the check (~1.2 s of it) and is only waited for if everything else passes.
+        baseline = _Background(lambda: self._race(RoundRobin()))
         self._spreads_and_releases(policy_class)
         self._ties_and_partial_releases(policy_class)
         self._respects_health(policy_class)
@@ -33,10 +36,8 @@ class LeastConnectionsCheck(Checker):
         # The whole race runs under one timeout: a choose() that hangs only under load cannot hang the check.
         within = 4 * self.race["duration"] + 10
         on = "a load test through a balancer using your policy"
-        mine, round_robin = (
-            self.call(self._race, self._new(policy_class), on=on, within=within),
-            self._race(RoundRobin()),
-        )
+        mine = self.call(self._race, self._new(policy_class), on=on, within=within)
+        round_robin = baseline.result(within)
         if not mine < 0.5 * round_robin:
             raise Failure(
                 f"with one server 10x slower, your policy's p99 was {mine * 1000:.0f} ms against round robin's "
@@ -194,10 +195,10 @@ class LeastConnectionsCheck(Checker):
         backends, policy = fresh()
         release_steps = steps(lambda: policy.release(backends[0], _REQUEST))
         # Measured on two-lock policies: the counts collide when the release starts 0-15 bytecodes before
-        # choose_steps - release_steps (choose's count comes a few bytecodes before its end). Every other
-        # bytecode over a wider window catches them with room to spare; each run costs a correct policy
+        # choose_steps - release_steps (choose's count comes a few bytecodes before its end). Every fourth
+        # bytecode over a wider window still lands in that span four times; each run costs a correct policy
         # ~45 ms (the interleaver's patience while one thread waits on the other's lock).
-        for delay in range(max(0, choose_steps - release_steps - 30), choose_steps - release_steps + 11, 2):
+        for delay in range(max(0, choose_steps - release_steps - 30), choose_steps - release_steps + 11, 4):
             backends, policy = fresh()
             choose = functools.partial(policy.choose, backends, _REQUEST)
             self.interleaved(choose, functools.partial(policy.release, backends[0], _REQUEST), on, delay)
@@ -261,6 +262,30 @@ class LeastConnectionsCheck(Checker):
             kinds = dict(result.error_kinds)
             raise Failure(f"through a load balancer using your policy, {result.errors} requests failed: {kinds}")
         return result.latency.percentile(99)
+
+
+class _Background:
+    """A call of the checker's own (no learner code in it) on a thread of its own; ``result`` waits for it."""
+
+    def __init__(self, fn) -> None:
+        self._outcome: tuple[bool, object] | None = None
+        self._thread = threading.Thread(target=self._run, args=(fn,), daemon=True, name="round robin's race")
+        self._thread.start()
+
+    def _run(self, fn) -> None:
+        try:
+            self._outcome = (True, fn())
+        except BaseException as exc:  # re-raised by result()
+            self._outcome = (False, exc)
+
+    def result(self, timeout: float):
+        self._thread.join(timeout)
+        if self._outcome is None:
+            raise Failure(f"round robin's load test did not finish within {timeout:g} s")
+        ok, value = self._outcome
+        if not ok:
+            raise value
+        return value
 
 
 def _backends(n: int) -> list[Backend]:
