@@ -1,3 +1,4 @@
+import os
 import shutil
 from pathlib import Path
 
@@ -58,8 +59,10 @@ def real():
             _restore("MINICLUSTER_CONFIG", saved)
 
 
-#: Where the test session's servers are recorded (``.ci/run`` stops them from there if pytest dies).
-TEST_SERVERS = ROOT / ".minicluster" / "test-servers.json"
+#: Where the test session's servers are recorded (``.ci/run`` stops them from there if pytest dies): one
+#: file per pytest-xdist worker, each of which starts servers of its own.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+TEST_SERVERS = ROOT / ".minicluster" / (f"test-servers-{_WORKER}.json" if _WORKER else "test-servers.json")
 
 
 def _restore(name, value):
