@@ -50,6 +50,9 @@ class LoadBalancer(Node):
         #: Requests forwarded and not yet answered, per backend name (what a drain waits for).
         self._forwarding: dict[str, int] = {}
         self._answered = threading.Condition()
+        #: Counters on every request's path, looked up once.
+        self._requests = self.metrics.counter("requests")
+        self._to: dict[str, object] = {}
         #: Where backends added and removed (changes), ejected and re-admitted (reactions) are written.
         self.timeline = timeline if timeline is not None else Timeline(self.clock)
 
@@ -123,13 +126,16 @@ class LoadBalancer(Node):
         """Forward ``request`` to the backend the policy picks; 503 when none is healthy, 502 when it fails."""
         self.ensure_up()
         m = self.metrics
-        m.counter("requests").inc()
+        self._requests.inc()
         try:
             backend = self.policy.choose(self._backends, request)
         except NoHealthyBackend as exc:
             m.counter("no_backend").inc()
             return Response.json({"error": str(exc)}, 503)
-        m.counter(f"to_{backend.name}").inc()
+        to = self._to.get(backend.name)
+        if to is None:
+            to = self._to[backend.name] = m.counter(f"to_{backend.name}")
+        to.inc()
         logs = self.logs if self.logs is not None and self.logs.enabled else None
         if logs is not None:
             request_id = request.headers.get("X-Request-Id") or logs.new_request_id()

@@ -47,10 +47,11 @@ class Network:
 
     def latency(self, a: str, b: str) -> float:
         """One sampled one-way latency from ``a`` to ``b`` (0 on the same endpoint)."""
-        if a == b:
-            return 0.0
+        return 0.0 if a == b else self._sample(_key(a, b))
+
+    def _sample(self, key: frozenset[str]) -> float:
         with self._lock:
-            base, jitter = self._links.get(_key(a, b), (self.default_latency, self.default_jitter))
+            base, jitter = self._links.get(key, (self.default_latency, self.default_jitter))
             return base + (self._rng.uniform(0, jitter) if jitter else 0.0)
 
     def partition(self, a: str, b: str) -> None:
@@ -66,8 +67,12 @@ class Network:
 
     def hop(self, a: str, b: str) -> float:
         """Travel from ``a`` to ``b``: wait the latency and return it, or raise if the link is cut."""
-        if a != b and self.is_partitioned(a, b):
+        if a == b:
+            return 0.0
+        key = _key(a, b)
+        if key in self._cut:
             raise NetworkPartition(f"{a!r} cannot reach {b!r}: the network between them is partitioned")
-        delay = self.latency(a, b)
-        self.clock.sleep(delay)
+        delay = self._sample(key)
+        if delay > 0:
+            self.clock.sleep(delay)
         return delay

@@ -235,6 +235,14 @@ class WebServer(Node):
         super().__init__(name, host=host, clock=clock)
         #: Requests inside this server, queued or in service (Little's L here); kept, not looked up per request.
         self._inside = self.metrics.occupancy("in_server")
+        # The per-request metrics, looked up once: recording them is on every request's path.
+        m = self.metrics
+        self._requests, self._errors = m.counter("requests"), m.counter("errors")
+        self._by_status = {status: m.counter(f"status_{status}xx") for status in range(1, 6)}
+        self._queue_wait, self._service, self._latency = (
+            m.histogram("queue_wait"), m.histogram("service_time"), m.histogram("latency"),
+        )  # fmt: skip
+        self._completions, self._error_times = m.series("completion_times"), m.series("error_times")
         check_positive(f"{name}: workers", workers, integer=True)
         check_positive(f"{name}: queue_size", queue_size, integer=True)
         check_positive(f"{name}: service_time", service_time, allow_zero=True)
@@ -334,16 +342,16 @@ class WebServer(Node):
 
     def _record(self, status: int, enqueued: float, started: float) -> None:
         done = self.clock.now()
-        m = self.metrics
-        m.counter("requests").inc()
-        m.counter(f"status_{status // 100}xx").inc()
-        m.histogram("queue_wait").record(max(0.0, started - enqueued))
-        m.histogram("service_time").record(max(0.0, done - started))
-        m.histogram("latency").record(max(0.0, done - enqueued))
-        m.series("completion_times").add(done)
+        self._requests.inc()
+        by_status = self._by_status.get(status // 100)
+        (by_status or self.metrics.counter(f"status_{status // 100}xx")).inc()
+        self._queue_wait.record(max(0.0, started - enqueued))
+        self._service.record(max(0.0, done - started))
+        self._latency.record(max(0.0, done - enqueued))
+        self._completions.add(done)
         if status >= 500:
-            m.counter("errors").inc()
-            m.series("error_times").add(done)
+            self._errors.inc()
+            self._error_times.add(done)
 
     def stop(self) -> None:
         """Finish queued requests, then end the worker threads."""
