@@ -285,26 +285,27 @@ class PostsBench:
                 return [Post(*r) for r in conn.execute(sql, [PAGE_SIZE + 1, depth]).fetchall()]
 
         def measure(table: str, newest: list[Post]) -> list[dict]:
-            rows = []
-            for depth in self.scale.depths:
-                after = newest[depth - 1].key if depth else None
-                if offset_page(depth) != self.unsharded.fetch(after, "newest", PAGE_SIZE + 1):
+            depths = self.scale.depths
+            after = {depth: newest[depth - 1].key if depth else None for depth in depths}
+            for depth in depths:
+                if offset_page(depth) != self.unsharded.fetch(after[depth], "newest", PAGE_SIZE + 1):
                     raise AssertionError(f"keyset and OFFSET disagree at depth {depth} ({table})")
-                medians = turns(
-                    {
-                        "keyset": lambda a=after: self.unsharded.fetch(a, "newest", PAGE_SIZE + 1),
-                        "offset": lambda d=depth: offset_page(d),
-                    },
-                    self.scale.repeats,
-                )
-                rows.append(
-                    {
-                        "table": table,
-                        "depth": depth,
-                        "keyset_ms": round(medians["keyset"] * 1000, 2),
-                        "offset_ms": round(medians["offset"] * 1000, 2),
-                    }
-                )
+            # Keyset pages in turns with each other, OFFSET pages with each other: a deep OFFSET page reads
+            # most of the table, and a page timed right after it pays for that (~1 ms more, measured).
+            keyset = turns(
+                {str(d): lambda a=after[d]: self.unsharded.fetch(a, "newest", PAGE_SIZE + 1) for d in depths},
+                self.scale.repeats,
+            )
+            offset = turns({str(d): lambda d=d: offset_page(d) for d in depths}, self.scale.repeats)
+            rows = [
+                {
+                    "table": table,
+                    "depth": d,
+                    "keyset_ms": round(keyset[str(d)] * 1000, 2),
+                    "offset_ms": round(offset[str(d)] * 1000, 2),
+                }
+                for d in depths
+            ]
             # Keyset pages are compared with the shallowest page that carries the same predicate (depth 1):
             # the first page has none, so it measures a different query, not depth.
             top = next(row for row in rows if row["depth"] > 0)
@@ -427,12 +428,12 @@ def request_path(scale: Scale, repeats: int = 5) -> dict:
                     "ratio": round(cluster_rate / raw_rate, 2),
                 }
             )
-    best = max(r["ratio"] for r in rows)
+    at8 = next(r["ratio"] for r in rows if r["client_threads"] == 8)
     server = "a real redis-server" if cache.url else "fakeredis"
     return {
         "title": f"Cache hits through balancer -> web server -> cache vs raw redis-py GETs (same {server})",
         "rows": rows,
-        "goal": _goal(">= 50% of raw GETs (the best of 1 and 8 client threads)", best, best >= 0.5),
+        "goal": _goal(">= 0.6 of raw GETs at 8 client threads", at8, at8 >= 0.6),
     }
 
 

@@ -110,6 +110,8 @@ def test_request_path_compares_both_paths_at_one_and_eight_threads():
     assert [r["client_threads"] for r in result["rows"]] == [1, 8]
     for row in result["rows"]:
         assert row["ratio"] == pytest.approx(row["through_cluster_per_s"] / row["raw_redis_get_per_s"], abs=0.01)
+    assert result["goal"]["figure"] == result["rows"][1]["ratio"]  # judged at 8 client threads
+    assert result["goal"]["met"] == (result["rows"][1]["ratio"] >= 0.6)
 
 
 def test_a_failing_request_fails_the_measurement():
