@@ -133,9 +133,6 @@ class PostgresNode(DatabaseNode):
             admin.execute(f'CREATE DATABASE "{self.database}" OWNER {APP_ROLE} CONNECTION LIMIT {max_connections}')
         parts = conninfo_to_dict(self._admin)
         self.dsn = make_conninfo(**{**parts, "user": APP_ROLE, "dbname": self.database})
-        self._closed = False
-        self._open = 0
-        self._conn_lock = threading.Condition()  # notified as connections close (wait_idle)
 
     def connect(self) -> DatabaseConnection:
         """A new connection; :class:`TooManyConnections` when the server refuses one over the limit."""

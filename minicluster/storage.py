@@ -200,12 +200,10 @@ class DatabaseNode(Node):
         self._catalog = f"node{next(_catalogs)}"
         with _ENGINE_LOCK:
             self._engine.execute(f"ATTACH '{_quoted(self.path)}' AS {self._catalog} (ROW_GROUP_SIZE {row_group_size})")
-        self._closed = False
-        self._open = 0
-        self._conn_lock = threading.Condition()  # notified as connections close (wait_idle)
 
     def _limits(self, max_connections: int, query_time: float, cores: int | None) -> None:
-        """Check and keep what every engine's node has: the connection cap, the injected query time, cores."""
+        """Check and keep what every engine's node has: the connection cap, the injected query time, cores,
+        and the count of connections open."""
         check_positive(f"{self.name}: max_connections", max_connections, integer=True)
         check_positive(f"{self.name}: query_time", query_time, allow_zero=True)
         if cores is not None:
@@ -215,6 +213,9 @@ class DatabaseNode(Node):
         #: How many queries run at once; the rest wait for a core (None: no limit).
         self.cores = cores
         self._cores = threading.BoundedSemaphore(cores) if cores else None
+        self._closed = False
+        self._open = 0  # connections open now, under _conn_lock
+        self._conn_lock = threading.Condition()  # notified as connections close (wait_idle)
 
     @staticmethod
     def _lengths(table: str, columns: Mapping[str, Sequence]) -> int:

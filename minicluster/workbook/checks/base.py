@@ -208,29 +208,10 @@ class Checker:
         the first problem *in the order given* is raised (the same verdict whichever finished first);
         otherwise returns what each returned.
         """
-        outcomes: list[Any] = [None] * len(scenarios)
-
-        def run(i: int, scenario: Callable[[], Any]) -> None:
-            try:
-                outcomes[i] = (True, scenario())
-            except BaseException as exc:  # handed to the caller below, in the scenarios' order
-                outcomes[i] = (False, exc)
-
-        threads = [
-            threading.Thread(target=run, args=(i, s), daemon=True, name=f"{self.exercise_id} scenario {i + 1}")
-            for i, s in enumerate(scenarios)
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(self.time_limit)
-        for thread, outcome in zip(threads, outcomes):
-            if outcome is None:
-                raise Failure(f"{thread.name} never finished within {self.time_limit:g} s")
-            ok, value = outcome
-            if not ok:
-                raise value
-        return [value for _, value in outcomes]
+        running = [Background(s, f"{self.exercise_id} scenario {i + 1}") for i, s in enumerate(scenarios)]
+        for scenario in running:  # every one waited for, before any verdict
+            scenario.wait(self.time_limit)
+        return [scenario.result(0) for scenario in running]
 
     def verify(self, implementation: Any) -> list[str]:
         """Raise :class:`Failure` on the first problem; return what was verified when all hold."""
@@ -270,6 +251,36 @@ class Checker:
 
     def _result(self, status: str, message: str) -> CheckResult:
         return CheckResult(self.exercise_id, status, (message,))
+
+
+class Background:
+    """``fn()`` on a thread of its own, started at once; :meth:`result` waits for what it returns or raises."""
+
+    def __init__(self, fn: Callable[[], Any], name: str) -> None:
+        self.name = name
+        self._outcome: tuple[bool, Any] | None = None
+        self._thread = threading.Thread(target=self._run, args=(fn,), daemon=True, name=name)
+        self._thread.start()
+
+    def _run(self, fn: Callable[[], Any]) -> None:
+        try:
+            self._outcome = (True, fn())
+        except BaseException as exc:  # handed to whoever asks for the result
+            self._outcome = (False, exc)
+
+    def wait(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
+    def result(self, timeout: float) -> Any:
+        """What ``fn`` returned (waiting up to ``timeout`` s); what it raised is raised here, and
+        :class:`Failure` if it has not finished."""
+        self.wait(timeout)
+        if self._outcome is None:
+            raise Failure(f"{self.name} never finished" + (f" within {timeout:g} s" if timeout else ""))
+        ok, value = self._outcome
+        if not ok:
+            raise value
+        return value
 
 
 def _hang(on: str, exc: LearnerTimeout) -> str:

@@ -10,7 +10,7 @@ from ....cluster import Cluster
 from ....load import open_loop
 from ....web import Request, Response, Router
 from ...interleave import steps
-from ..base import Checker, Failure, describe
+from ..base import Background, Checker, Failure, describe
 
 _REQUEST = Request("GET", "/users/1")
 
@@ -28,7 +28,7 @@ class LeastConnectionsCheck(Checker):
             raise Failure(f"expected the class LeastConnections, got {describe(policy_class)}")
         # Round robin's race needs nothing of the learner's and mostly waits on the slow server's queue: it
         # runs beside the rest of the check (~1.2 s of it) and is only waited for if everything else passes.
-        baseline = _Background(lambda: self._race(RoundRobin()))
+        baseline = Background(lambda: self._race(RoundRobin()), "round robin's load test")
         self._spreads_and_releases(policy_class)
         self._ties_and_partial_releases(policy_class)
         self._respects_health(policy_class)
@@ -262,30 +262,6 @@ class LeastConnectionsCheck(Checker):
             kinds = dict(result.error_kinds)
             raise Failure(f"through a load balancer using your policy, {result.errors} requests failed: {kinds}")
         return result.latency.percentile(99)
-
-
-class _Background:
-    """A call of the checker's own (no learner code in it) on a thread of its own; ``result`` waits for it."""
-
-    def __init__(self, fn) -> None:
-        self._outcome: tuple[bool, object] | None = None
-        self._thread = threading.Thread(target=self._run, args=(fn,), daemon=True, name="round robin's race")
-        self._thread.start()
-
-    def _run(self, fn) -> None:
-        try:
-            self._outcome = (True, fn())
-        except BaseException as exc:  # re-raised by result()
-            self._outcome = (False, exc)
-
-    def result(self, timeout: float):
-        self._thread.join(timeout)
-        if self._outcome is None:
-            raise Failure(f"round robin's load test did not finish within {timeout:g} s")
-        ok, value = self._outcome
-        if not ok:
-            raise value
-        return value
 
 
 def _backends(n: int) -> list[Backend]:

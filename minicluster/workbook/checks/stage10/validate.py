@@ -43,6 +43,8 @@ class ValidateCheck(Checker):
     exercise_id = "10.validate"
     call_timeout = 60.0
     time_limit = 300.0
+    #: Which of :meth:`_scenarios` has shards with latency: mutants only latency shows are graded there first.
+    latency_store = 2
 
     @staticmethod
     def _scenarios():
@@ -69,12 +71,11 @@ class ValidateCheck(Checker):
                         "a validator must stay silent when nothing is wrong"
                     )
             descriptions, mutants, needs_latency = broken_paginators()
-            latency = [i for i, name in enumerate(stores.names) if " ms each" in name]
             for name, broken in mutants.items():
                 what = f"a paginator that {descriptions[name]}"
-                order = range(len(stores.names))
+                order = list(range(len(stores.names)))
                 if name in needs_latency:  # any store that shows it will do: the one that can, first
-                    order = latency + [i for i in order if i not in latency]
+                    order.insert(0, order.pop(self.latency_store))
                 if not any(self._problems(validate, broken, stores, i, what) for i in order):
                     raise Failure(f"your validator found nothing wrong with {what}")
         return [
