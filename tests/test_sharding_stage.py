@@ -1,4 +1,7 @@
+import pytest
+
 from minicluster import Cluster
+from minicluster.errors import ConfigError
 from minicluster.posts import PostsSpec, ShardedPosts, generate
 from minicluster.sharding import DirectoryRouter, ModuloRouter
 from minicluster.stages import sharding
@@ -61,6 +64,43 @@ def test_adaptive_fetch_returns_exactly_the_fixed_fetch_pages_on_skewed_and_empt
 
             walked = _walk(sharding.adaptive_fetch, store, 7, direction, same_as_fixed)
             assert walked == store.all_posts(direction)
+
+
+def test_adaptive_fetch_carrying_shares_returns_the_fixed_fetch_pages_and_counts_each_shards_rows():
+    posts = generate(PostsSpec(posts=400, users=30, celebrities=1, celebrity_share=0.9, tie_share=0.3, seed=5))
+    with Cluster(seed=5) as cluster:
+        store = _skewed_store(cluster, 6, 3, posts)
+        for direction in ("newest", "oldest"):
+            after, shares, walked = None, None, []
+            while True:
+                fetched = sharding.adaptive_fetch(store.shards, after, 7, direction, shares)
+                assert fetched == sharding.fixed_fetch(store.shards, after, 7, direction, 1)
+                # each row counted once, on the shard that holds it (3 of the 6 shards are empty)
+                assert sum(fetched.shares) == len(fetched) and fetched.shares[3:] == [0, 0, 0]
+                assert fetched.shares == [
+                    sum(1 for p in fetched if store.shard_of(p.user_id) is s) for s in store.shards
+                ]
+                walked.extend(fetched[:7])
+                if len(fetched) <= 7:
+                    break
+                after, shares = fetched[6].key, fetched.shares
+            assert walked == store.all_posts(direction)
+
+
+def test_the_cursors_shares_read_fewer_rows_in_fewer_queries_than_the_even_share():
+    costs = sharding.fetch_costs((8, 16), posts=3000, pages=5, seed=2)
+    even, hinted = costs["adaptive"], costs[sharding.HINTED]
+    assert all(h < e for h, e in zip(hinted["rows"], even["rows"])), (hinted, even)
+    assert all(h <= e for h, e in zip(hinted["queries"], even["queries"])), (hinted, even)
+
+
+@pytest.mark.parametrize("shares", [[1, 2], [1, 2, -1], [1, 2, 2.5], [True, 1, 1], "123", 3])
+def test_adaptive_fetch_rejects_shares_that_are_not_a_count_per_shard(shares):
+    with Cluster(seed=5) as cluster:
+        store = ShardedPosts(cluster, 3)
+        with pytest.raises(ConfigError, match="shares must be 3 whole numbers") as error:
+            sharding.adaptive_fetch(store.shards, None, 5, "newest", shares)
+        assert repr(shares) in str(error.value)
 
 
 def test_the_proxy_turns_refusals_into_waiting():
