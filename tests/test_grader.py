@@ -259,6 +259,37 @@ def test_grading_a_validator_prints_no_thread_tracebacks_over_the_verdict(capfd)
     assert "Traceback" not in err and "ZeroDivisionError" not in err, err[-2000:]
 
 
+def _on_the_slow_store(reports):
+    """The model validator, plus ``reports(calls)``'s report on the correct paginator on the store with
+    latency (``calls``: how many times it was graded there so far)."""
+    from minicluster.workbook import load
+
+    reference = load("10.validate", tree="solutions")
+    calls = []
+
+    def validate(paginate, store):
+        slow = any(shard.node.query_time for shard in store.shards)
+        if slow and paginate.__name__ == "paginate" and paginate.__module__ != "tests.mutants.stage10.paginate":
+            calls.append(1)
+            if reports(len(calls)):
+                return ["a page took 0.050 s at best: not concurrent"]
+        return reference(paginate, store)
+
+    return validate, calls
+
+
+def test_a_report_on_the_slow_store_counts_once_made_again_alone():
+    # graded beside the other stores, a validator's timing can mislead it once; alone, it is believed
+    once, calls = _on_the_slow_store(lambda n: n == 1)
+    result = check("10.validate", once)
+    assert result.status == "passed", result.messages
+    assert len(calls) == 2
+    always, calls = _on_the_slow_store(lambda n: True)
+    result = check("10.validate", always)
+    assert result.status == "failed" and len(calls) == 2
+    assert "for a correct paginator on 3 posts on 4 shards of 20 ms each" in result.messages[0], result.messages
+
+
 def test_the_soak_reports_a_stable_exercise_and_fails_on_a_surviving_mutant(capsys):
     import io
 
