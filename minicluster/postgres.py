@@ -156,6 +156,10 @@ class PostgresNode(DatabaseNode):
             self.metrics.gauge("connections").add(1)
         return DatabaseConnection(self, _Cursor(conn))
 
+    def _give_back(self, cursor, transaction: bool) -> None:
+        """Each connection is the server's own (counted by its CONNECTION LIMIT): closed, never kept."""
+        cursor.close()
+
     def bulk_load(self, table: str, columns: Mapping[str, Sequence]) -> int:
         """Insert many rows at once with ``COPY``; returns how many."""
         rows = self._lengths(table, columns)

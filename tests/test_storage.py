@@ -70,6 +70,44 @@ def test_each_thread_reads_its_own_rows(db):
     assert db.metrics.counter("queries").value >= 2000
 
 
+def test_a_reused_connection_starts_clean(db):
+    # a connection closed inside a transaction: rolled back, as closing it would, before its cursor serves again
+    conn = db.connect()
+    conn.execute("begin transaction")
+    conn.execute("INSERT INTO t VALUES (1, 'uncommitted')")
+    conn.close()
+    with db.connect() as conn:
+        assert conn.execute("SELECT count(*) FROM t").fetchall() == [(0,)]
+        conn.execute("BEGIN")  # no transaction is left open to refuse this one
+        conn.execute("INSERT INTO t VALUES (2, 'committed')")
+        conn.execute("COMMIT")
+    assert db.execute("SELECT id, v FROM t") == [(2, "committed")]
+
+
+def test_two_connections_of_one_thread_keep_their_own_results(db):
+    db.bulk_load("t", {"id": range(5), "v": list("abcde")})
+    with db.connect() as first, db.connect() as second:
+        a = first.execute("SELECT v FROM t WHERE id < 2 ORDER BY id")
+        b = second.execute("SELECT v FROM t WHERE id >= 3 ORDER BY id")
+        assert a.fetchall() == [("a",), ("b",)] and b.fetchall() == [("d",), ("e",)]
+    for _ in range(3):  # closed and opened again, one after another and nested
+        with db.connect() as conn, db.connect() as other:
+            assert conn.execute("SELECT count(*) FROM t").fetchone() == (5,)
+            assert other.execute("SELECT max(v) FROM t").fetchone() == ("e",)
+    assert db.open_connections == 0
+
+
+def test_a_result_read_after_its_connection_closed_is_an_error_not_other_rows(db):
+    db.bulk_load("t", {"id": range(3), "v": list("abc")})
+    conn = db.connect()
+    result = conn.execute("SELECT v FROM t ORDER BY id")
+    conn.close()
+    with db.connect() as again:
+        again.execute("SELECT 42")  # the next connection of this thread may use the same cursor
+        with pytest.raises(ConfigError, match="connection to 'db' is closed: read the rows before closing it"):
+            result.fetchall()
+
+
 def test_crashed_database_refuses_and_keeps_committed_rows(tmp_path):
     path = tmp_path / "db.duckdb"
     db = DatabaseNode("db", path)
