@@ -14,6 +14,7 @@ Database files live in the cluster's work dir: a fresh temporary directory by de
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 import secrets
@@ -345,6 +346,16 @@ class Cluster:
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
 
+@functools.lru_cache(maxsize=4096)
+def _host_and_path(url: str) -> tuple[str, str]:
+    """``(hostname, path)`` of an http URL; ConfigError naming it otherwise. Kept: clients ask the same
+    URLs again and again, and parsing one costs more than a cache hit through the whole cluster's path."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"not an http URL: {url!r}")
+    return parts.hostname, parts.path or "/"
+
+
 class Client:
     """A user's device: resolves hostnames through DNS (cached for the TTL) and sends requests."""
 
@@ -357,13 +368,13 @@ class Client:
 
     def request(self, method: str, url: str, body: str = "", headers: dict[str, str] | None = None) -> Response:
         self.cluster._check_open()
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        if not isinstance(url, str):
             raise ConfigError(f"not an http URL: {url!r}")
-        node = self.cluster.node_at(self.resolver.resolve(parts.hostname))
+        hostname, path = _host_and_path(url)
+        node = self.cluster.node_at(self.resolver.resolve(hostname))
         net = self.cluster.network
         net.hop(self.name, node.host)
-        request = Request(method.upper(), parts.path or "/", dict(headers or {}), body, client=self.name)
+        request = Request(method.upper(), path, dict(headers or {}), body, client=self.name)
         response = node.handle(request, timeout=self.timeout)
         net.hop(node.host, self.name)
         return response

@@ -49,7 +49,11 @@ class LoadBalancer(Node):
         self.logs = None
         #: Requests forwarded and not yet answered, per backend name (what a drain waits for).
         self._forwarding: dict[str, int] = {}
-        self._answered = threading.Condition()
+        # Counted under a plain lock on every request; the condition (on the same lock) is notified only
+        # while a drain waits on it: a Condition's `with` and notify are Python code, ~5% of a request.
+        self._counting = threading.Lock()
+        self._answered = threading.Condition(self._counting)
+        self._draining = 0
         #: Counters on every request's path, looked up once.
         self._requests = self.metrics.counter("requests")
         self._to: dict[str, object] = {}
@@ -92,7 +96,11 @@ class LoadBalancer(Node):
         check_positive("drain timeout", timeout)
         self.remove_backend(name)
         with self._answered:
-            return self._answered.wait_for(lambda: self._forwarding.get(name, 0) == 0, timeout)
+            self._draining += 1
+            try:
+                return self._answered.wait_for(lambda: self._forwarding.get(name, 0) == 0, timeout)
+            finally:
+                self._draining -= 1
 
     def backend(self, name: str) -> Backend:
         for b in self._backends:
@@ -141,7 +149,7 @@ class LoadBalancer(Node):
             request_id = request.headers.get("X-Request-Id") or logs.new_request_id()
             request = replace(request, headers={**request.headers, "X-Request-Id": request_id})
             started = self.clock.now()
-        with self._answered:
+        with self._counting:
             self._forwarding[backend.name] = self._forwarding.get(backend.name, 0) + 1
         try:
             response = self._forward(backend, request, timeout)
@@ -153,9 +161,10 @@ class LoadBalancer(Node):
             release = getattr(self.policy, "release", None)
             if release is not None:
                 release(backend, request)
-            with self._answered:
+            with self._counting:
                 self._forwarding[backend.name] -= 1
-                self._answered.notify_all()
+                if self._draining:
+                    self._answered.notify_all()
 
     def _forward(self, backend: Backend, request: Request, timeout: float | None) -> Response:
         server = backend.server
