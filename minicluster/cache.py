@@ -97,6 +97,7 @@ class CacheNode(Node):
         self._entries: dict[str, Entry] = {}
         self._tick = 0
         self._budget_lock = threading.Lock()
+        self._hits, self._misses = self.metrics.counter("hits"), self.metrics.counter("misses")
         if url is not None and not (isinstance(url, str) and url.startswith(("redis://", "rediss://", "unix://"))):
             raise ConfigError(f"{name}: a Redis URL starts with redis://, rediss:// or unix://, got {url!r}")
         self.url = url
@@ -137,7 +138,7 @@ class CacheNode(Node):
 
     # -- the budget (called by CacheClient) ---------------------------------------------------------
     def _touch(self, key: str, hit: bool) -> None:
-        self.metrics.counter("hits" if hit else "misses").inc()
+        (self._hits if hit else self._misses).inc()
         with self._budget_lock:
             self._tick += 1
             entry = self._entries.get(key)

@@ -81,15 +81,18 @@ class Histogram:
     def record(self, value: float) -> None:
         if not value >= 0:  # also rejects NaN
             raise ValueError(f"a histogram records values >= 0, got {value!r}")
+        bucket = math.ceil(math.log(value) / self._log_gamma) if value else None  # outside the lock
         with self._lock:
-            if value == 0:
+            if bucket is None:
                 self._zeros += 1
             else:
-                self._buckets[math.ceil(math.log(value) / self._log_gamma)] += 1
+                self._buckets[bucket] += 1
             self._count += 1
             self._sum += value
-            self._min = min(self._min, value)
-            self._max = max(self._max, value)
+            if value < self._min:
+                self._min = value
+            if value > self._max:
+                self._max = value
 
     @property
     def count(self) -> int:

@@ -344,7 +344,8 @@ class WebServer(Node):
                 try:  # (the finally below counts it out of the server, whatever happens)
                     self.ensure_up()
                     ctx.request_id = request.headers.get("X-Request-Id")
-                    self.work(self.service_time)
+                    if self.service_time:
+                        self.work(self.service_time)
                     response = self._respond(request, ctx)
                     self._record(response.status, enqueued, started)
                     if self.logs is not None:
