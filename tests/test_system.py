@@ -47,7 +47,11 @@ def test_every_accepted_photo_is_counted_once_through_a_worker_death(everything)
 def test_every_request_was_logged_and_the_sessions_survived(everything):
     assert everything["logged"] > everything["total"]
     requests, failed = everything["by kind"]["cart"]
-    assert requests > 0 and failed <= 2, "carts live in Redis: a dead web server logs nobody out"
+    # Only carts caught in web2's crash (sent to it before the health check ejected it) may fail: that
+    # window's failures, of every kind, bound them. Sessions kept in a web server's memory would fail
+    # every cart of its users from then on, to the end of the run.
+    crash = next(row for row in everything.rows if row["fault"] == "web2 crashes")
+    assert requests > 0 and failed <= crash["failed"], "carts live in Redis: a dead web server logs nobody out"
 
 
 def test_the_shard_proxy_routes_by_user_and_fans_out():
