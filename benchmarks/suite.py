@@ -279,10 +279,15 @@ class PostsBench:
         """
         node = self.unsharded.node
         sql = f"{SELECT_POSTS} {feed_order('newest')} LIMIT ? OFFSET ?"
+        # Every page on one connection: what grows with depth is the query, and a new PostgreSQL connection
+        # per page (~2.5 ms, a new server process) would drown it (it moved one run's ratio to 1.35).
+        conn = node.connect()
 
         def offset_page(depth: int) -> list[Post]:
-            with node.connect() as conn:
-                return [Post(*r) for r in conn.execute(sql, [PAGE_SIZE + 1, depth]).fetchall()]
+            return [Post(*r) for r in conn.execute(sql, [PAGE_SIZE + 1, depth]).fetchall()]
+
+        def keyset_page(after) -> list[Post]:
+            return [Post(*r) for r in conn.execute(*self.unsharded.query(after, "newest", PAGE_SIZE + 1)).fetchall()]
 
         def measure(table: str, newest: list[Post]) -> list[dict]:
             depths = self.scale.depths
@@ -293,7 +298,7 @@ class PostsBench:
             # Keyset pages in turns with each other, OFFSET pages with each other: a deep OFFSET page reads
             # most of the table, and a page timed right after it pays for that (~1 ms more, measured).
             keyset = turns(
-                {str(d): lambda a=after[d]: self.unsharded.fetch(a, "newest", PAGE_SIZE + 1) for d in depths},
+                {str(d): lambda a=after[d]: keyset_page(a) for d in depths},
                 self.scale.repeats,
             )
             offset = turns({str(d): lambda d=d: offset_page(d) for d in depths}, self.scale.repeats)
@@ -315,9 +320,12 @@ class PostsBench:
                 row["offset_vs_keyset"] = round(row["offset_ms"] / row["keyset_ms"], 2)
             return rows
 
-        loaded = measure("as loaded", self.newest)
-        node.execute("DELETE FROM posts WHERE post_id % 100 = 7")
-        lived = measure("1% deleted", [p for p in self.newest if p.post_id % 100 != 7])
+        try:
+            loaded = measure("as loaded", self.newest)
+            conn.execute("DELETE FROM posts WHERE post_id % 100 = 7")
+            lived = measure("1% deleted", [p for p in self.newest if p.post_id % 100 != 7])
+        finally:
+            conn.close()
         deepest = lived[-1]
         return {
             "title": f"Keyset vs OFFSET by depth, one database of {self.scale.posts:,} posts",
