@@ -286,7 +286,9 @@ def build(cluster: Cluster, *, servers: int = 3, replicas: int = 2, shards: int 
         cluster.add_web_server(f"web{i}", router_app, host=f"web{i}", workers=4, service_time=0.002, cache=cache)
         for i in range(1, servers + 1)
     ]
-    lb = cluster.add_load_balancer("lb", webs, host="lb1", interval=0.05, probe_timeout=0.05)
+    # A crashed server fails its probe at once; a live one answers a probe behind the requests queued
+    # before it, which on a busy machine can take longer than 50 ms: a short timeout would eject it too.
+    lb = cluster.add_load_balancer("lb", webs, host="lb1", interval=0.05, probe_timeout=0.25)
     cluster.expose(HOSTNAME, lb)
     cluster.logs.enable()
 
@@ -407,6 +409,12 @@ def run(*, rate: float = 150, duration: float = 3.0, seed: int = 42) -> Run:
             "photos": photos,
             "promotions": system.monitor.promotions,
             "logged": logged,
+            # (kind, seconds into the run, ok, latency) of every request, and each fault's window
+            "requests": list(system.tally),
+            "windows": {
+                step.what: (starts[i], starts[i + 1] if i + 1 < len(steps) else duration)
+                for i, (step, _) in enumerate(steps)
+            },  # fmt: skip
             "dashboard": board.rows,
             "diagram": diagram,
         },  # fmt: skip
