@@ -164,8 +164,9 @@ class DatabaseConnection:
         with node._core():
             node.metrics.histogram("core_wait").record(node.clock.now() - started)
             node.work(node.query_time)
-        if not self._transaction and ("BEGIN" in sql.upper() or "TRANSACTION" in sql.upper()):
-            self._transaction = True
+        if not self._transaction:
+            statement = sql.upper()
+            self._transaction = "BEGIN" in statement or "TRANSACTION" in statement
         try:
             cursor = self._cursor.execute(sql, params) if params is not None else self._cursor.execute(sql)
             return Result(self, cursor)
