@@ -105,6 +105,8 @@ def markdown(report: dict) -> str:
             shards = joined(row["shards"] for row in lat)
             side = r[f"page_latency{suffix}"].get("side_by_side", {})
             scaling = "; ".join(f"{kind}: x{v['two_over_one']:g}" for kind, v in side.items())
+            ways = r[f"page_latency{suffix}"].get("fetches_at_8", {})
+            fetches = ", ".join(f"{way} {v['ms']:g} ms (CPU {v['cpu_ms']:g} ms)" for way, v in ways.items())
             floor = ""
             if "first_floor_ms" in lat[0]:  # (records from before the floor was measured have none)
                 floor = (
@@ -122,7 +124,8 @@ def markdown(report: dict) -> str:
                 f"one database {joined(row['first_unsharded_ms'] for row in lat)} ms "
                 f"({joined((row['first_ratio'] for row in lat), 'x')}); deep page {deep_floor}"
                 f"{joined((row['deep_ratio'] for row in lat), 'x')} one database"
-                + (f"; queries/s of two threads over one ({scaling})" if scaling else ""),
+                + (f"; queries/s of two threads over one ({scaling})" if scaling else "")
+                + (f"; the first page's fetches over 8 shards: {fetches}" if fetches else ""),
             )
         if f"keyset_vs_offset{suffix}" in r:
             ko = r[f"keyset_vs_offset{suffix}"]["rows"]

@@ -20,6 +20,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -180,6 +181,7 @@ class PostsBench:
                 if n == 8:
                     fanout = self._fanout(shards)
                     side_by_side = self._side_by_side(shards)
+                    fetches = self._how_fetches_run(shards)
             finally:
                 cluster.close()
         at8 = next(r for r in rows if r["shards"] == 8)
@@ -190,6 +192,7 @@ class PostsBench:
                 "title": f"Page of {PAGE_SIZE}, sharded vs one database, {s.posts:,} posts (deep = {deep:,} in)",
                 "rows": rows,
                 "side_by_side": side_by_side,
+                "fetches_at_8": fetches,
                 "goal": _goal(
                     "<= 1.5x the floor (each shard's query timed inside the database, summed / cores + the merge) "
                     f"at 8 and 16 shards, and <= 3x the unsharded page at 8 shards ({vs_one:g}x)",
@@ -201,37 +204,92 @@ class PostsBench:
         }
 
     def _side_by_side(self, shards: ShardSet, queries: int = 600) -> dict:
-        """Queries per second of one thread vs two side by side, each with a connection of its own to a
-        shard of its own: a page's shard queries, and a count of every post for comparison. What the
-        floor's division by the cores assumes is that two threads answer twice as many."""
+        """Queries per second of one thread vs two side by side, each with a connection of its own to
+        each of two shards, asking them in turns (the second thread starting on the other shard): a page's
+        shard queries, and a count of every post for comparison. Both threads do the same work (shards
+        differ in size: a thread on a larger shard alone would set the pair's time). What the floor's
+        division by the cores assumes is that two threads answer twice as many."""
         first, second = shards[0].node, shards[1].node
         sql, params = shards[0].query(None, "newest", PAGE_SIZE + 1)
         kinds = {"page query": (sql, params), "count(*)": ("SELECT count(*) FROM posts", [])}
         result = {}
         for kind, (statement, values) in kinds.items():
 
-            def run(nodes, statement=statement, values=values) -> float:
-                ready = threading.Barrier(len(nodes) + 1)
+            def run(orders, statement=statement, values=values) -> float:
+                ready = threading.Barrier(len(orders) + 1)
 
-                def loop(node) -> None:
-                    with node.connect() as conn:
+                def loop(order) -> None:
+                    with contextlib.ExitStack() as stack:
+                        conns = [stack.enter_context(node.connect()) for node in order]
                         ready.wait()
-                        for _ in range(queries):
-                            conn.execute(statement, values).fetchall()
+                        for i in range(queries):
+                            conns[i % 2].execute(statement, values).fetchall()
 
-                workers = [threading.Thread(target=loop, args=(node,)) for node in nodes]
+                workers = [threading.Thread(target=loop, args=(order,)) for order in orders]
                 for worker in workers:
                     worker.start()
                 ready.wait()
                 started = time.perf_counter()
                 for worker in workers:
                     worker.join()
-                return len(nodes) * queries / (time.perf_counter() - started)
+                return time.perf_counter() - started
 
-            rates = turns({"one": lambda: run([first]), "two": lambda: run([first, second])}, 3)
-            one, two = queries / rates["one"], 2 * queries / rates["two"]
+            seconds = turns(
+                {"one": lambda: run([(first, second)]), "two": lambda: run([(first, second), (second, first)])}, 3
+            )
+            one, two = queries / seconds["one"], 2 * queries / seconds["two"]
             result[kind] = {"one_per_s": round(one), "two_per_s": round(two), "two_over_one": round(two / one, 2)}
         return result
+
+    def _how_fetches_run(self, shards: ShardSet) -> dict:
+        """The first page's fetches (page_size + 1 rows from each shard) run three ways, wall and CPU time
+        per page (CPU: every thread of the process): one after another in the caller's thread; a thread per
+        shard, as the solution runs them; as many threads as cores, each taking the next shard. The floor
+        assumes the cores split the queries' time with nothing lost; this shows what splitting costs."""
+        cores = os.cpu_count() or 1
+        one_each = ThreadPoolExecutor(max_workers=len(shards))
+        per_core = ThreadPoolExecutor(max_workers=cores)
+
+        def fetch(shard):
+            return shard.fetch(None, "newest", PAGE_SIZE + 1)
+
+        def on(pool):
+            def page():
+                futures = [pool.submit(fetch, shard) for shard in shards]
+                wait(futures)
+                return [future.result() for future in futures]
+
+            return page
+
+        ways = {
+            "one after another": lambda: [fetch(shard) for shard in shards],
+            "a thread per shard": on(one_each),
+            f"{cores} threads": on(per_core),
+        }
+        runs = 20
+        wall: dict[str, list[float]] = {name: [] for name in ways}
+        cpu: dict[str, list[float]] = {name: [] for name in ways}
+        try:
+            pages = {name: way() for name, way in ways.items()}  # (a warm-up too)
+            if any(page != pages["one after another"] for page in pages.values()):
+                raise AssertionError("the first page's fetches differ by how they are run")
+            for _ in range(self.scale.repeats):
+                for name, way in ways.items():
+                    started, spent = time.perf_counter(), time.process_time()
+                    for _ in range(runs):
+                        way()
+                    wall[name].append((time.perf_counter() - started) / runs)
+                    cpu[name].append((time.process_time() - spent) / runs)
+        finally:
+            one_each.shutdown()
+            per_core.shutdown()
+        return {
+            name: {
+                "ms": round(statistics.median(wall[name]) * 1000, 2),
+                "cpu_ms": round(statistics.median(cpu[name]) * 1000, 2),
+            }
+            for name in ways
+        }
 
     def _fanout(self, shards: ShardSet, latency: float = 0.02) -> dict:
         """Item 3: the solution's concurrent fan-out vs asking the shards one after another."""

@@ -6,6 +6,7 @@ its pages against the ground truth, computes its ratios from its own figures, an
 
 import dataclasses
 import json
+import os
 
 import pytest
 
@@ -60,6 +61,9 @@ def test_page_latency_reports_a_ratio_per_shard_count_and_the_fanout(pages):
     vs_one = max(at8["first_ratio"], at8["deep_ratio"])
     assert latency["goal"]["met"] == (latency["goal"]["figure"] <= 1.5 and vs_one <= 3)
     assert set(latency["side_by_side"]) == {"page query", "count(*)"}
+    ways = latency["fetches_at_8"]
+    assert set(ways) == {"one after another", "a thread per shard", f"{os.cpu_count() or 1} threads"}
+    assert all(way["ms"] > 0 and way["cpu_ms"] > 0 for way in ways.values())
     fanout = results["fanout"]["rows"]
     assert [r["injected_ms"] for r in fanout] == [0.0, 20.0]
     # 8 shards of 20 ms one after another take at least 160 ms: a bound, not a timing.
