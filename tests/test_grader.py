@@ -73,6 +73,26 @@ def test_the_cli_says_what_the_process_did(workbook):
     assert done.returncode == 0 and "✅ 01.capacity: passed" in done.stdout
 
 
+def test_a_child_that_never_answers_is_killed_at_the_time_limit(workbook, monkeypatch):
+    """A process stopped by its own code (SIGSTOP: no timeout inside it can run) is killed, group and
+    all, once the check's time limit passes, and the verdict says so; a check that ends is read at once."""
+    from minicluster.workbook import catalog, cli
+
+    (workbook / "exercises" / "01_single_server" / "capacity.py").write_text(
+        "import os, signal\nos.kill(os.getpid(), signal.SIGSTOP)\n" + CORRECT
+    )
+    monkeypatch.setattr(CapacityCheck, "time_limit", 2.0)
+    exercise = catalog.get("01.capacity")
+    started = time.perf_counter()
+    result = cli.check_in_child(exercise)
+    took = time.perf_counter() - started
+    assert result.status == "failed", result
+    assert "did not finish within 2 s" in result.messages[0]
+    assert 2.0 <= took < 2.0 + 5, f"{took:.1f} s"  # generous bounds: killed at the limit, not later
+    (workbook / "exercises" / "01_single_server" / "capacity.py").write_text(CORRECT)
+    assert cli.check_in_child(exercise).status == "passed"
+
+
 def test_system_exit_and_keyboard_interrupt_are_failures_in_process():
     for error in ("SystemExit(0)", "KeyboardInterrupt()"):
         namespace = {}

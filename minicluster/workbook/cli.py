@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 from ..errors import MiniclusterError
@@ -61,12 +62,16 @@ def check_in_child(exercise: catalog.Exercise) -> CheckResult:
             [sys.executable, "-m", "minicluster.workbook.child", exercise.id, str(verdict)],
             start_new_session=True,  # its own process group: killed whole, threads and children with it
         )
-        try:
-            code = child.wait(timeout=limit)
-        except subprocess.TimeoutExpired:
+        # Waited for by a thread blocked in waitpid, joined with the time limit: the verdict is read the
+        # moment the child ends (``wait(timeout=...)`` polls, sleeping up to 50 ms between looks).
+        waiter = threading.Thread(target=child.wait, name=f"wait for {exercise.id}", daemon=True)
+        waiter.start()
+        waiter.join(limit)
+        if waiter.is_alive():  # not reaped yet, so its process group is still its own
             os.killpg(child.pid, signal.SIGKILL)
-            child.wait()
+            waiter.join()
             return _failed(exercise, f"the check did not finish within {limit:g} s: does your code hang?")
+        code = child.returncode
         try:
             data = json.loads(verdict.read_text(encoding="utf-8"))
             return CheckResult(exercise.id, data["status"], tuple(data["messages"]))
