@@ -109,9 +109,14 @@ def markdown(report: dict) -> str:
             fetches = ", ".join(f"{way} {v['ms']:g} ms (CPU {v['cpu_ms']:g} ms)" for way, v in ways.items())
             floor = ""
             if "first_floor_ms" in lat[0]:  # (records from before the floor was measured have none)
+                in_a_row = (
+                    f"{joined(row['first_in_a_row_ms'] for row in lat)} ms in a row, as the floor's queries are timed: "
+                    if "first_in_a_row_ms" in lat[0]
+                    else ""
+                )
                 floor = (
-                    f"floor {joined(row['first_floor_ms'] for row in lat)} ms "
-                    f"({joined((row['first_over_floor'] for row in lat), 'x')}); "
+                    f"floor {joined(row['first_floor_ms'] for row in lat)} ms, the page {in_a_row}"
+                    f"{joined((row['first_over_floor'] for row in lat), 'x')}; "
                 )
             deep_floor = f"{joined((row['deep_over_floor'] for row in lat), 'x')} the floor, " if floor else ""
             add(
@@ -120,7 +125,7 @@ def markdown(report: dict) -> str:
                 f"page of 20 from the capstone solution over {shards} shards vs the floor (each shard's query timed "
                 f"inside the database, summed / cores + the merge) and vs the same keyset page from one database "
                 f"(all of them holding the same posts){where}",
-                f"first page {joined(row['first_ms'] for row in lat)} ms; {floor}"
+                f"first page {joined(row['first_ms'] for row in lat)} ms (in turns with one database's); {floor}"
                 f"one database {joined(row['first_unsharded_ms'] for row in lat)} ms "
                 f"({joined((row['first_ratio'] for row in lat), 'x')}); deep page {deep_floor}"
                 f"{joined((row['deep_ratio'] for row in lat), 'x')} one database"
