@@ -189,6 +189,7 @@ def markdown(report: dict) -> str:
         figures = ", ".join(f"{row['notebook'].split('_')[0]}: {row['seconds']:g} s" for row in wb["rows"])
         if wb.get("test_suite"):
             figures += f"; test suite: {wb['test_suite']['summary']} ({wb['test_suite']['seconds']:g} s with start-up)"
+            figures += "".join(f"; {line}" for line in wb["test_suite"].get("failed", []))
         add(7, "workbook", "each notebook top to bottom; the whole test suite", figures)
     machine = report["machine"]
     head = (

@@ -646,10 +646,13 @@ def workbook(scale: Scale) -> dict:
         done = subprocess.run(
             [sys.executable, "-m", "pytest", "-q", "-x"], cwd=ROOT, env=env, capture_output=True, text=True
         )
+        lines = done.stdout.strip().splitlines()
         suite = {
             "seconds": round(time.perf_counter() - started, 1),
             "passed": done.returncode == 0,
-            "summary": done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-500:],
+            "summary": lines[-1] if lines else done.stderr[-500:],
+            # which test, and pytest's one-line reason: a failure in a 10-minute run must say where
+            "failed": [line for line in lines if line.startswith(("FAILED ", "ERROR "))],
         }
     slowest = max((r["seconds"] for r in rows), default=0.0)
     passed = suite is None or (suite["passed"] and suite["seconds"] <= 600)
