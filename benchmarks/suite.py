@@ -2,7 +2,8 @@
 
 Machines here are noisy, so every figure that matters is a ratio of two things measured in the same
 run, timed in turns (A, B, A, B, ...) so that a slow moment hurts both, and reported as the median
-over the repeats.
+over the repeats. One exception: the floor is made of queries timed warm, each repeated in a row, and
+the page compared with it is timed the same way (:func:`in_a_row`).
 """
 
 from __future__ import annotations
