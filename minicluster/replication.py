@@ -36,6 +36,7 @@ larger origin name); the loser is counted, not kept.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -304,7 +305,10 @@ class Member:
             try:
                 batch = upstream.log.since(self.position)
             except LookupError:
-                self._rebuild_from(upstream)
+                try:
+                    self._rebuild_from(upstream)
+                except (NodeDown, NetworkPartition):  # either end went down under the snapshot: again later
+                    self._stop.wait(poll)
                 continue
             if not batch:
                 upstream.log.wait_beyond(self.position, poll)
@@ -337,19 +341,29 @@ class Member:
             self._apply(due)
         return len(due)
 
+    @contextlib.contextmanager
+    def _transaction(self):
+        """This thread's connection inside one transaction, committed at the end. On any error (this node
+        crashing under it, say) the connection is closed, which rolls the transaction back without asking
+        whether the node is up, as a crashed server drops its connections and their transactions; the next
+        statement reconnects. (A ``ROLLBACK`` sent through the connection would be refused by a node that
+        is down, leaving the transaction open: the next ``BEGIN`` then failed and ended the thread.)"""
+        conn = self._conn()
+        conn.execute("BEGIN TRANSACTION")
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.close()
+            raise
+
     def _apply(self, changes: Sequence[Change]) -> None:
         """Apply ``changes`` in one transaction, then move the position past them."""
-        conn = self._conn()
         with self._write_lock:
-            conn.execute("BEGIN TRANSACTION")
-            try:
+            with self._transaction() as conn:
                 kept = [c for c in changes if c.origin != self.name and self._wins(conn, c)]
                 for c in kept:
                     conn.execute(_UPSERT, [c.key, c.value, c.origin, c.origin_lsn, c.at])
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
             for c in changes:
                 if c.origin != self.name:
                     self.log.append(lambda lsn, c=c: Change(lsn, c.key, c.value, c.origin, c.origin_lsn, c.at, c.seen))
@@ -381,14 +395,12 @@ class Member:
         with source._write_lock:
             rows = source._conn().execute("SELECT * FROM kv").fetchall()
             position, origins = source.log.last_lsn, dict(source.origins)
-        conn = self._conn()
         with self._write_lock:
-            conn.execute("BEGIN TRANSACTION")
-            conn.execute("DELETE FROM kv")
-            if rows:
-                columns = [list(column) for column in zip(*rows)]
-                conn.execute(_BULK, columns)
-            conn.execute("COMMIT")
+            with self._transaction() as conn:
+                conn.execute("DELETE FROM kv")
+                if rows:
+                    columns = [list(column) for column in zip(*rows)]
+                    conn.execute(_BULK, columns)
             # The log starts where the snapshot ends, so its LSNs go on as the source's do: after a
             # promotion the others keep their positions.
             self.log = ReplicationLog(start=position, retain=self.log.retain)

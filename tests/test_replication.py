@@ -213,6 +213,64 @@ def test_a_replica_back_from_a_crash_catches_up_from_the_log(cluster):
     assert replica.snapshots == 1, "only the snapshot it started from: the rest came from the log"
 
 
+def test_a_replica_that_crashes_in_the_middle_of_a_batch_applies_it_once_back(cluster):
+    """Its transaction dies with it, as a crashed server's does: once back, it applies the batch again
+    instead of failing on a transaction still open ("cannot start a transaction within a transaction",
+    which ended its replication thread: seen once in CI, a ring member crashed mid-batch)."""
+    rs = replica_set(cluster, replicas=1)
+    replica = rs.replicas[0]
+    crashed = threading.Event()
+    decide = replica._wins
+
+    def crash_mid_batch(conn, change):  # called between BEGIN and the batch's first write
+        if not crashed.is_set():
+            crashed.set()
+            cluster.nemesis.crash(replica.node)
+        return decide(conn, change)
+
+    replica._wins = crash_mid_batch
+    rs.write(1, "one")
+    assert crashed.wait(5)
+    cluster.nemesis.recover(replica.node)
+    for i in range(2, 6):
+        rs.write(i, f"v{i}")
+    assert replica.wait_for(rs.primary.log.last_lsn, 5), "the replica stopped replicating"
+    assert replica.rows() == rs.primary.rows()
+
+
+def test_a_member_that_crashes_while_it_rebuilds_from_a_snapshot_rebuilds_once_back(cluster):
+    """The same for a rebuild from a snapshot (its changes recycled from the log): a crash right after its
+    BEGIN must not leave the transaction open."""
+    rs = replica_set(cluster, replicas=1, retain=5)
+    replica = rs.replicas[0]
+    cluster.nemesis.crash(replica.node)
+    for i in range(20):
+        rs.write(i, f"v{i}")
+    crashed = threading.Event()
+    real_conn = replica._conn
+
+    def conn_that_crashes_after_begin():
+        conn = real_conn()
+        execute = conn.execute
+
+        def execute_then_crash(sql, params=None):
+            result = execute(sql, params)
+            if sql == "BEGIN TRANSACTION" and not crashed.is_set():
+                crashed.set()
+                cluster.nemesis.crash(replica.node)
+            return result
+
+        conn.execute = execute_then_crash
+        return conn
+
+    replica._conn = conn_that_crashes_after_begin
+    cluster.nemesis.recover(replica.node)
+    assert crashed.wait(5)
+    cluster.nemesis.recover(replica.node)
+    assert replica.wait_for(20, 5), "the replica stopped replicating"
+    assert replica.rows() == rs.primary.rows()
+
+
 def test_a_replica_whose_changes_were_recycled_is_rebuilt_from_a_snapshot(cluster):
     rs = replica_set(cluster, replicas=1, retain=5)
     replica = rs.replicas[0]
