@@ -27,7 +27,7 @@ from .cache import CacheNode, unless_cache_down
 from .cdn import CDN, Origin
 from .cluster import Cluster
 from .dashboard import Dashboard
-from .errors import check_positive
+from .errors import NoReplicaToPromote, check_positive
 from .experiment import Run, Topology, under_faults
 from .faults import Crash, Slow
 from .load import UniformKeys, open_loop
@@ -94,6 +94,10 @@ class FailoverMonitor:
     def __init__(self, replicas: ReplicaSet, *, every: float = 0.05, after: int = 2) -> None:
         self.replicas, self.every, self.after = replicas, every, after
         self.promotions = 0
+        #: Looks at which the primary was down long enough but no replica was up to promote (and an event
+        #: set at the first of them).
+        self.waits = 0
+        self.waited = threading.Event()
         #: Set at each promotion (tests and notebooks wait on it).
         self.promoted = threading.Event()
         self._stop = threading.Event()
@@ -105,7 +109,12 @@ class FailoverMonitor:
         while not self._stop.wait(self.every):  # a period between looks, not a synchronization
             down = down + 1 if not self.replicas.primary.node.is_up else 0
             if down >= self.after:
-                self.replicas.failover()
+                try:
+                    self.replicas.failover()
+                except NoReplicaToPromote:  # every replica is down too: look again, promote one once it is back
+                    self.waits += 1
+                    self.waited.set()
+                    continue
                 self.promotions += 1
                 self.promoted.set()
                 down = 0

@@ -106,6 +106,27 @@ def test_the_failover_monitor_promotes_once_the_primary_stays_down():
             monitor.stop()
 
 
+def test_the_failover_monitor_waits_for_a_replica_when_every_one_is_down_too():
+    """No replica up to promote is not the end of the automation (it ended the monitor's thread): it looks
+    again, and promotes the first replica that comes back."""
+    from minicluster.replication import ReplicaSet
+
+    with Cluster(seed=1) as cluster:
+        rs = ReplicaSet(cluster, cluster.add_database("a"), [cluster.add_database("b")])
+        replica = rs.replicas[0]
+        cluster.nemesis.crash(replica.node)
+        cluster.nemesis.crash(rs.primary.node)
+        monitor = system.FailoverMonitor(rs, every=0.01, after=2)
+        try:
+            assert monitor.waited.wait(5), "no look found the primary down with no replica to promote"
+            assert not monitor.promoted.is_set()
+            cluster.nemesis.recover(replica.node)
+            assert monitor.promoted.wait(5), "the monitor stopped when no replica was up"
+            assert rs.primary.name == "b" and monitor.promotions == 1
+        finally:
+            monitor.stop()
+
+
 def test_apply_once_applies_an_effect_once_however_often_it_is_delivered():
     redis = CacheNode("q").client()
     StreamQueue(redis, "jobs")
