@@ -94,9 +94,7 @@ class FailoverMonitor:
     def __init__(self, replicas: ReplicaSet, *, every: float = 0.05, after: int = 2) -> None:
         self.replicas, self.every, self.after = replicas, every, after
         self.promotions = 0
-        #: Looks at which the primary was down long enough but no replica was up to promote (and an event
-        #: set at the first of them).
-        self.waits = 0
+        #: Set at the first look that found the primary down long enough and no replica up to promote.
         self.waited = threading.Event()
         #: Set at each promotion (tests and notebooks wait on it).
         self.promoted = threading.Event()
@@ -112,7 +110,6 @@ class FailoverMonitor:
                 try:
                     self.replicas.failover()
                 except NoReplicaToPromote:  # every replica is down too: look again, promote one once it is back
-                    self.waits += 1
                     self.waited.set()
                     continue
                 self.promotions += 1
