@@ -264,17 +264,35 @@ class PostsBench:
         """The first page's fetches (page_size + 1 rows from each shard) run three ways, wall and CPU time
         per page (CPU: every thread of the process): one after another in the caller's thread; a thread per
         shard, as the solution runs them; as many threads as cores, each taking the next shard. The floor
-        assumes the cores split the queries' time with nothing lost; this shows what splitting costs."""
+        assumes the cores split the queries' time with nothing lost; this shows what splitting costs.
+
+        On DuckDB, then the same three ways with DuckDB alone: each thread's own DuckDB cursor on each shard, the
+        fetch's SQL and ``fetchall``, no code of this project around them (no connection bookkeeping, no
+        ``Post`` objects). What DuckDB's Python client itself loses by splitting (``python -m
+        benchmarks.gil_handoffs`` counts why: every query gives up the interpreter lock and takes it back
+        ~15-20 times)."""
         cores = os.cpu_count() or 1
         one_each = ThreadPoolExecutor(max_workers=len(shards))
         per_core = ThreadPoolExecutor(max_workers=cores)
+        sql, params = shards[0].query(None, "newest", PAGE_SIZE + 1)
+        held: list = []  # every connection the raw fetches hold, closed at the end
+        local = threading.local()
 
         def fetch(shard):
             return shard.fetch(None, "newest", PAGE_SIZE + 1)
 
-        def on(pool):
+        def raw(shard):
+            conns = getattr(local, "conns", None)
+            if conns is None:
+                conns = local.conns = {}
+            if shard.index not in conns:
+                conns[shard.index] = shard.node.connect()
+                held.append(conns[shard.index])
+            return [Post(*row) for row in conns[shard.index]._cursor.execute(sql, params).fetchall()]
+
+        def on(pool, fn):
             def page():
-                futures = [pool.submit(fetch, shard) for shard in shards]
+                futures = [pool.submit(fn, shard) for shard in shards]
                 wait(futures)
                 return [future.result() for future in futures]
 
@@ -282,9 +300,15 @@ class PostsBench:
 
         ways = {
             "one after another": lambda: [fetch(shard) for shard in shards],
-            "a thread per shard": on(one_each),
-            f"{cores} threads": on(per_core),
+            "a thread per shard": on(one_each, fetch),
+            f"{cores} threads": on(per_core, fetch),
         }
+        if self.engine == "duckdb":  # (a PostgreSQL connection held per thread and shard would fill the server)
+            ways |= {
+                "DuckDB alone: one after another": lambda: [raw(shard) for shard in shards],
+                "DuckDB alone: a thread per shard": on(one_each, raw),
+                f"DuckDB alone: {cores} threads": on(per_core, raw),
+            }
         runs = 20
         wall: dict[str, list[float]] = {name: [] for name in ways}
         cpu: dict[str, list[float]] = {name: [] for name in ways}
@@ -302,6 +326,8 @@ class PostsBench:
         finally:
             one_each.shutdown()
             per_core.shutdown()
+            for conn in held:
+                conn.close()
         return {
             name: {
                 "ms": round(statistics.median(wall[name]) * 1000, 2),
