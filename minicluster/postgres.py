@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 import os
 import threading
+import time
 from collections.abc import Mapping, Sequence
 
 from .clock import Clock
@@ -134,6 +135,11 @@ class PostgresNode(DatabaseNode):
         parts = conninfo_to_dict(self._admin)
         self.dsn = make_conninfo(**{**parts, "user": APP_ROLE, "dbname": self.database})
 
+    #: Seconds a refused connection is tried again while fewer than ``max_connections`` of this node's are
+    #: open: the server counts a connection until its backend process has exited, a moment after the client
+    #: closed it, so a connection opened right after another closed can be refused (seen under load).
+    refusal_patience = 2.0
+
     def connect(self) -> DatabaseConnection:
         """A new connection; :class:`TooManyConnections` when the server refuses one over the limit."""
         import psycopg
@@ -141,16 +147,32 @@ class PostgresNode(DatabaseNode):
         if self._closed:
             raise ConfigError(f"database {self.name!r} is closed (its cluster was closed)")
         self.ensure_up()
-        try:
-            conn = psycopg.connect(self.dsn, autocommit=True, options="-c TimeZone=UTC")
-        except psycopg.OperationalError as exc:
-            if "too many connections" in str(exc):
+        deadline = time.monotonic() + self.refusal_patience
+        while True:
+            try:
+                conn = psycopg.connect(self.dsn, autocommit=True, options="-c TimeZone=UTC")
+                break
+            except psycopg.OperationalError as exc:
+                if "too many connections" not in str(exc):
+                    raise
+                with self._conn_lock:
+                    mine = self._open
+                    if mine < self.max_connections and time.monotonic() < deadline:
+                        # A backend still ending (or another client's connection): look again when one of
+                        # ours closes, or in 10 ms.
+                        self.metrics.counter("connect_retries").inc()
+                        self._conn_lock.wait(0.01)
+                        continue
                 self.metrics.counter("refused_connections").inc()
+                others = (
+                    ""
+                    if mine >= self.max_connections
+                    else f" ({mine} of them this node's: the others are another client's)"
+                )
                 raise TooManyConnections(
                     f"database {self.name!r} refused a connection: PostgreSQL's CONNECTION LIMIT "
-                    f"{self.max_connections} reached"
+                    f"{self.max_connections} reached{others}"
                 ) from None
-            raise
         with self._conn_lock:
             self._open += 1
             self.metrics.gauge("connections").add(1)

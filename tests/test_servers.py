@@ -126,8 +126,10 @@ def test_a_postgres_node_speaks_like_a_duckdb_one_and_the_server_caps_its_connec
         assert db.execute("SELECT a, b FROM t WHERE a > ? ORDER BY a", [1]) == [(2, "y?"), (3, "100%")]
         assert db.execute("SELECT count(*) FROM t WHERE b LIKE '%?%'") == [(1,)], "a ? in a literal stays"
         first, second = db.connect(), db.connect()
-        with pytest.raises(TooManyConnections, match="CONNECTION LIMIT 2"):
+        retries = db.metrics.counter("connect_retries").value
+        with pytest.raises(TooManyConnections, match="CONNECTION LIMIT 2 reached$"):
             db.connect()
+        assert db.metrics.counter("connect_retries").value == retries, "with its own at the limit, refused at once"
         first.close()
         db.connect().close()
         second.close()
@@ -137,6 +139,49 @@ def test_a_postgres_node_speaks_like_a_duckdb_one_and_the_server_caps_its_connec
         assert admin.execute("SELECT count(*) FROM pg_database WHERE datname = %s", [name]).fetchone() == (0,), (
             "the cluster's close drops the node's database"
         )
+
+
+def test_a_postgres_connection_refused_while_one_of_the_nodes_own_is_still_ending_is_tried_again(pg, monkeypatch):
+    """The server counts a closed connection until its backend has exited: a connection opened right after
+    one closed can be refused though the node has a slot free. The node tries again (seen under load)."""
+    import psycopg
+
+    from minicluster.cluster import Cluster
+
+    with Cluster(seed=1) as cluster:
+        db = cluster.add_database("db", max_connections=2)
+        connect, refusals = psycopg.connect, []
+
+        def refused_once(*args, **kwargs):
+            if not refusals:
+                refusals.append(1)
+                raise psycopg.OperationalError('FATAL:  too many connections for database "db"')
+            return connect(*args, **kwargs)
+
+        monkeypatch.setattr(psycopg, "connect", refused_once)
+        with db.connect() as conn:
+            assert conn.execute("SELECT 1").fetchall() == [(1,)]
+        assert db.metrics.counter("connect_retries").value == 1
+        assert db.metrics.counter("refused_connections").value == 0
+
+
+def test_a_postgres_node_refuses_when_another_clients_connections_fill_the_limit(pg):
+    """Another client's connections count against the database's CONNECTION LIMIT too: the node tries
+    again for a while (a slot may be a backend still ending), then says whose they are."""
+    import psycopg
+
+    from minicluster.cluster import Cluster
+    from minicluster.errors import TooManyConnections
+
+    with Cluster(seed=1) as cluster:
+        db = cluster.add_database("db", max_connections=2)
+        db.refusal_patience = 0.2
+        with psycopg.connect(db.dsn), db.connect():  # one of another client's, one of the node's
+            with pytest.raises(TooManyConnections, match="1 of them this node's: the others are another client's"):
+                db.connect()
+        assert db.metrics.counter("connect_retries").value >= 1
+        assert db.metrics.counter("refused_connections").value == 1
+        db.connect().close()  # and once the other client is gone, there is room
 
 
 def test_sharded_posts_on_postgres_page_by_a_btree_and_walk_like_the_truth(pg):
