@@ -1,7 +1,9 @@
 """How often one DuckDB query gives up the interpreter lock and takes it back: ``python -m benchmarks.gil_handoffs``.
 
 DuckDB's Python client releases the GIL while the engine works, but takes it back between the steps
-of a query (to look for Ctrl-C between tasks, and to build the result's Python objects). Each time is a
+of a query: while the statement is prepared and submitted, once per step of execution to look for
+Ctrl-C (``DuckDBPyConnection::CheckSignals``, called as the result settles: seen in gdb's backtraces),
+and as the rows are fetched and the result closed. Each time is a
 moment where the query's thread waits if any other thread is running Python: the more hand-offs a
 query makes, the worse many threads running such queries at once share a machine's cores (item 1 of
 the README's table: a thread per shard).
