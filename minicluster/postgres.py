@@ -202,11 +202,18 @@ class PostgresNode(DatabaseNode):
 
         if not self._closed:
             self._closed = True
-            try:
-                with psycopg.connect(self._admin, autocommit=True) as admin:
-                    admin.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
-            except psycopg.OperationalError:
-                pass  # the server is gone already: nothing left to drop
+            deadline = time.monotonic() + self.refusal_patience
+            while True:
+                try:
+                    with psycopg.connect(self._admin, autocommit=True) as admin:
+                        admin.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+                    return
+                except psycopg.OperationalError as exc:
+                    # The server full for a moment ("too many clients"): try again, or the database is left
+                    # behind. Any other failure to connect: the server is gone already, nothing to drop.
+                    if "too many" not in str(exc) or time.monotonic() >= deadline:
+                        return
+                    threading.Event().wait(0.01)
 
 
 def _ensure_role(admin, dsn: str) -> None:

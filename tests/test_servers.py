@@ -184,6 +184,30 @@ def test_a_postgres_node_refuses_when_another_clients_connections_fill_the_limit
         db.connect().close()  # and once the other client is gone, there is room
 
 
+def test_a_postgres_node_drops_its_database_when_the_server_was_full_for_a_moment(pg, monkeypatch):
+    import psycopg
+
+    from minicluster.cluster import Cluster
+
+    cluster = Cluster(seed=1)
+    db = cluster.add_database("db")
+    connect, refusals = psycopg.connect, []
+
+    def full_once(*args, **kwargs):
+        if not refusals:
+            refusals.append(1)
+            raise psycopg.OperationalError("FATAL:  sorry, too many clients already")
+        return connect(*args, **kwargs)
+
+    monkeypatch.setattr(psycopg, "connect", full_once)
+    cluster.close()
+    monkeypatch.setattr(psycopg, "connect", connect)
+    assert refusals == [1]
+    with psycopg.connect(pg["postgres_dsn"]) as admin:
+        gone = admin.execute("SELECT count(*) FROM pg_database WHERE datname = %s", [db.database]).fetchone()
+    assert gone == (0,), "the database is dropped once the server has room again"
+
+
 def test_sharded_posts_on_postgres_page_by_a_btree_and_walk_like_the_truth(pg):
     from minicluster.cluster import Cluster
     from minicluster.posts import PostsSpec, ShardedPosts, generate
