@@ -141,27 +141,34 @@ def test_a_postgres_node_speaks_like_a_duckdb_one_and_the_server_caps_its_connec
         )
 
 
+def _refused_once(monkeypatch, message: str) -> list:
+    """``psycopg.connect`` refuses the next connection with ``message``, then connects; the list fills
+    with the refusal made."""
+    import psycopg
+
+    connect, refusals = psycopg.connect, []
+
+    def refusing(*args, **kwargs):
+        if not refusals:
+            refusals.append(message)
+            raise psycopg.OperationalError(message)
+        return connect(*args, **kwargs)
+
+    monkeypatch.setattr(psycopg, "connect", refusing)
+    return refusals
+
+
 def test_a_postgres_connection_refused_while_one_of_the_nodes_own_is_still_ending_is_tried_again(pg, monkeypatch):
     """The server counts a closed connection until its backend has exited: a connection opened right after
     one closed can be refused though the node has a slot free. The node tries again (seen under load)."""
-    import psycopg
-
     from minicluster.cluster import Cluster
 
     with Cluster(seed=1) as cluster:
         db = cluster.add_database("db", max_connections=2)
-        connect, refusals = psycopg.connect, []
-
-        def refused_once(*args, **kwargs):
-            if not refusals:
-                refusals.append(1)
-                raise psycopg.OperationalError('FATAL:  too many connections for database "db"')
-            return connect(*args, **kwargs)
-
-        monkeypatch.setattr(psycopg, "connect", refused_once)
+        refusals = _refused_once(monkeypatch, 'FATAL:  too many connections for database "db"')
         with db.connect() as conn:
             assert conn.execute("SELECT 1").fetchall() == [(1,)]
-        assert db.metrics.counter("connect_retries").value == 1
+        assert len(refusals) == 1 and db.metrics.counter("connect_retries").value == 1
         assert db.metrics.counter("refused_connections").value == 0
 
 
@@ -191,18 +198,9 @@ def test_a_postgres_node_drops_its_database_when_the_server_was_full_for_a_momen
 
     cluster = Cluster(seed=1)
     db = cluster.add_database("db")
-    connect, refusals = psycopg.connect, []
-
-    def full_once(*args, **kwargs):
-        if not refusals:
-            refusals.append(1)
-            raise psycopg.OperationalError("FATAL:  sorry, too many clients already")
-        return connect(*args, **kwargs)
-
-    monkeypatch.setattr(psycopg, "connect", full_once)
+    refusals = _refused_once(monkeypatch, "FATAL:  sorry, too many clients already")
     cluster.close()
-    monkeypatch.setattr(psycopg, "connect", connect)
-    assert refusals == [1]
+    assert len(refusals) == 1
     with psycopg.connect(pg["postgres_dsn"]) as admin:
         gone = admin.execute("SELECT count(*) FROM pg_database WHERE datname = %s", [db.database]).fetchone()
     assert gone == (0,), "the database is dropped once the server has room again"
