@@ -35,25 +35,27 @@ def test_one_fault_of_each_kind_is_survived(everything):
     assert everything["promotions"] == 1
     slow = rows["shard1 slows down x5"]
     assert slow["failed"] == 0
-    # Slower than in the window before, by more than the requests that touch no shard: the machine's own
-    # load (the other test worker) moves both.
-    shards, others = (_growth(everything, "shard1 slows down x5", k) for k in (("posts", "feed"), ("profile", "cart")))
-    assert shards > 1.2 * others, (shards, others)
+    # Slower than in the window before, by more than the requests that touch no shard. Compared as a
+    # difference, not a ratio: a stall of the machine (the other test worker) adds the same delay to every
+    # request in flight, whatever its kind, and a difference cancels it where a ratio does not (a CI run
+    # saw posts and feeds x0.86 in the slow window against x0.83 for the rest). Shard1's queries take
+    # 2 ms, 10 ms slowed: over 5 ms of the 8 showed in every run, none without the fault (|growth| < 2 ms).
+    growth = _gap(everything, "shard1 slows down x5") - _gap(everything, "the primary crashes")
+    assert growth > 0.003, growth
     edge = rows["edge-us goes dark"]
     assert edge["failed"] == 0 and edge["median ms after"] > 3 * edge["median ms before"]
 
 
-def _growth(everything, fault, kinds):
-    """The median latency of ``kinds`` in ``fault``'s window over the window before it."""
-    windows = list(everything["windows"].items())
-    i = next(i for i, (name, _) in enumerate(windows) if name == fault)
-    (start, end), (before, _) = windows[i][1], windows[i - 1][1]
+def _gap(everything, window, shard_kinds=("posts", "feed"), others=("profile", "cart")) -> float:
+    """Seconds by which the median request of ``shard_kinds`` is slower than the median of ``others`` in
+    ``window`` (a fault's window, from its start to the next fault's)."""
+    lo, hi = everything["windows"][window]
 
-    def median(lo, hi):
+    def median(kinds):
         took = sorted(x for kind, t, ok, x in everything["requests"] if kind in kinds and ok and lo <= t < hi)
         return took[len(took) // 2]
 
-    return median(start, end) / median(before, start)
+    return median(shard_kinds) - median(others)
 
 
 def test_every_accepted_photo_is_counted_once_through_a_worker_death(everything):
