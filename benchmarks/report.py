@@ -16,6 +16,9 @@ def print_result(name: str, result: dict) -> None:
         print("  " + "  ".join(c.rjust(w) for c, w in zip(columns, widths)))
         for r in cells:
             print("  " + "  ".join(v.rjust(w) for v, w in zip(r, widths)))
+    for row in rows:  # the request path's parts, at 8 client threads
+        for way in (row.get("ways") or {}).values():
+            print(f"  at {row['client_threads']} threads, {way['what']}: {way['per_s']:,}/s ({way['of_raw']:g} of raw)")
     for key in ("bulk_over_single", "test_suite"):
         if result.get(key) is not None:
             print(f"  {key}: {result[key]}")
@@ -186,6 +189,11 @@ def markdown(report: dict) -> str:
                 f"{row['through_cluster_per_s']:,} vs {row['raw_redis_get_per_s']:,} req/s ({row['ratio']:g})"
                 for row in r[key]["rows"]
             )
+            for row in r[key]["rows"]:
+                if row.get("ways"):  # each part of the way, at 8 client threads (older records have none)
+                    figures += f"; at {row['client_threads']} client threads, of raw GETs: " + ", ".join(
+                        f"{way['what']} {way['per_s']:,} req/s ({way['of_raw']:g})" for way in row["ways"].values()
+                    )
             add(number, key, f"cache hits through balancer → web server → cache vs raw redis-py GETs{where}", figures)
     if "checks" in r:
         figures = ", ".join(f"{row['exercise']}: {row['median_s']:g} s" for row in r["checks"]["rows"])

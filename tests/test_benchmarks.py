@@ -8,6 +8,7 @@ import dataclasses
 import json
 import os
 import subprocess
+import threading
 
 import pytest
 
@@ -133,6 +134,48 @@ def test_request_path_compares_both_paths_at_one_and_eight_threads():
         assert row["ratio"] == pytest.approx(row["through_cluster_per_s"] / row["raw_redis_get_per_s"], abs=0.01)
     assert result["goal"]["figure"] == result["rows"][1]["ratio"]  # judged at 8 client threads
     assert result["goal"]["met"] == (result["rows"][1]["ratio"] >= 0.6)
+    assert "ways" not in result["rows"][0]
+    ways, at8 = result["rows"][1]["ways"], result["rows"][1]
+    assert list(ways) == list(suite.REQUEST_WAYS)  # each part of the way, at 8 client threads
+    assert ways["cluster"]["per_s"] == at8["through_cluster_per_s"]
+    for way in ways.values():
+        assert way["per_s"] > 0 and way["what"]
+        assert way["of_raw"] == pytest.approx(way["per_s"] / at8["raw_redis_get_per_s"], abs=0.01)
+
+
+def test_a_bare_hand_off_returns_what_the_worker_got_and_raises_what_it_raised():
+    def make_get():
+        answers = iter(["hello", RuntimeError("the cache is gone")])
+
+        def get():
+            answer = next(answers)
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+
+        return get
+
+    with suite._hand_off(make_get, workers=1) as make_call:
+        call = make_call()
+        assert call() == "hello"
+        with pytest.raises(RuntimeError, match="the cache is gone"):
+            call()
+    assert not [t for t in threading.enumerate() if t.name.startswith("hand-off-")]  # its workers ended
+
+
+def test_without_bookkeeping_the_metrics_stand_still_and_come_back_after():
+    from minicluster import metrics
+
+    counter, histogram = metrics.Counter(), metrics.Histogram()
+
+    def run():
+        counter.inc()
+        histogram.record(0.5)
+
+    suite._without_bookkeeping(run)
+    assert (counter.value, histogram.count) == (0, 0)
+    run()
+    assert (counter.value, histogram.count) == (1, 1)
 
 
 def test_a_failing_request_fails_the_measurement():
