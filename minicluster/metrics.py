@@ -15,9 +15,10 @@ from __future__ import annotations
 import math
 import threading
 from collections import Counter as _Tally
+from collections import deque
 from collections.abc import Iterable
 
-from .errors import ConfigError
+from .errors import ConfigError, check_positive
 
 #: The percentiles every latency report shows.
 STANDARD_PERCENTILES = (50.0, 90.0, 99.0, 99.9)
@@ -172,20 +173,36 @@ class Histogram:
 
 
 class TimeSeries:
-    """Points ``(t, value)`` in arrival order, and their resampling into fixed-width buckets."""
+    """Points ``(t, value)`` in arrival order, and their resampling into fixed-width buckets.
 
-    def __init__(self) -> None:
-        self._points: list[tuple[float, float]] = []
+    ``keep``: only the latest ``keep`` points are kept, the oldest let go as new ones come (``dropped``
+    counts them); ``None`` keeps every point. A series written on every request of a long-lived server
+    needs a bound, or it grows by ~90 bytes a request for as long as the server runs.
+    """
+
+    def __init__(self, keep: int | None = None) -> None:
+        if keep is not None:
+            check_positive("a series' keep", keep, integer=True)
+        self.keep = keep
+        self._points: deque[tuple[float, float]] = deque(maxlen=keep)
+        self._added = 0
         self._lock = threading.Lock()
 
     def add(self, t: float, value: float = 1.0) -> None:
         with self._lock:
             self._points.append((t, value))
+            self._added += 1
 
     @property
     def points(self) -> list[tuple[float, float]]:
         with self._lock:
             return sorted(self._points)
+
+    @property
+    def dropped(self) -> int:
+        """How many points were let go to stay within ``keep`` (0 for a series that keeps them all)."""
+        with self._lock:
+            return self._added - len(self._points)
 
     def __len__(self) -> int:
         return len(self._points)
@@ -285,13 +302,19 @@ class Metrics:
         self._items: dict[str, Counter | Gauge | Histogram | TimeSeries | Occupancy] = {}
         self._lock = threading.Lock()
 
-    def _get(self, name: str, kind: type):
+    def _get(self, name: str, kind: type, **options):
         with self._lock:
             item = self._items.get(name)
             if item is None:
-                item = self._items[name] = kind()
+                item = self._items[name] = kind(**options)
             elif not isinstance(item, kind):
                 raise TypeError(f"metric {name!r} is a {type(item).__name__}, not a {kind.__name__}")
+            else:
+                for option, value in options.items():
+                    if getattr(item, option) != value:
+                        raise ConfigError(
+                            f"metric {name!r} exists with {option}={getattr(item, option)!r}, asked with {value!r}"
+                        )
             return item
 
     def counter(self, name: str) -> Counter:
@@ -303,8 +326,10 @@ class Metrics:
     def histogram(self, name: str) -> Histogram:
         return self._get(name, Histogram)
 
-    def series(self, name: str) -> TimeSeries:
-        return self._get(name, TimeSeries)
+    def series(self, name: str, keep: int | None = None) -> TimeSeries:
+        """The series ``name``, created keeping the latest ``keep`` points (``None``: all of them); an existing
+        one is returned as it is, unless ``keep`` is given and differs (:class:`ConfigError`)."""
+        return self._get(name, TimeSeries, **({} if keep is None else {"keep": keep}))
 
     def occupancy(self, name: str) -> Occupancy:
         return self._get(name, Occupancy)

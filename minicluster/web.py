@@ -256,6 +256,9 @@ class WebServer(Node):
     """A web/app server: ``workers`` threads serving a bounded queue with ``handler``."""
 
     kind = "web"
+    #: The latest completions (and errors) kept in the ``completion_times`` and ``error_times`` series: a few
+    #: seconds at full speed, and a bound on what a server that runs for hours holds (~90 bytes a point).
+    series_kept = 50_000
 
     def __init__(
         self,
@@ -281,7 +284,8 @@ class WebServer(Node):
         self._queue_wait, self._service, self._latency = (
             m.histogram("queue_wait"), m.histogram("service_time"), m.histogram("latency"),
         )  # fmt: skip
-        self._completions, self._error_times = m.series("completion_times"), m.series("error_times")
+        self._completions = m.series("completion_times", keep=self.series_kept)
+        self._error_times = m.series("error_times", keep=self.series_kept)
         check_positive(f"{name}: workers", workers, integer=True)
         check_positive(f"{name}: queue_size", queue_size, integer=True)
         check_positive(f"{name}: service_time", service_time, allow_zero=True)

@@ -118,6 +118,34 @@ def test_time_series_buckets():
         s.bucketed(0.1, 0.0, 0.4, how="median")
 
 
+def test_a_series_with_keep_holds_the_latest_points_and_counts_the_ones_let_go():
+    s = TimeSeries(keep=3)
+    for t in range(5):
+        s.add(float(t), 10.0 * t)
+    assert s.points == [(2.0, 20.0), (3.0, 30.0), (4.0, 40.0)]
+    assert (len(s), s.dropped, s.keep) == (3, 2, 3)
+    _, counts = s.bucketed(1.0, 0.0, 5.0, how="count")
+    assert counts == [0.0, 0.0, 1.0, 1.0, 1.0]
+    unbounded = TimeSeries()
+    for t in range(5):
+        unbounded.add(float(t))
+    assert (len(unbounded), unbounded.dropped, unbounded.keep) == (5, 0, None)
+
+
+@pytest.mark.parametrize("keep", [0, -1, 2.5, True, "10"])
+def test_a_series_refuses_a_keep_that_is_not_a_positive_integer(keep):
+    with pytest.raises(ConfigError, match=f"keep must be an integer > 0, got {keep!r}"):
+        TimeSeries(keep=keep)
+
+
+def test_a_series_asked_again_with_another_keep_is_refused():
+    m = Metrics()
+    first = m.series("completions", keep=5)
+    assert m.series("completions") is first and m.series("completions", keep=5) is first
+    with pytest.raises(ConfigError, match="'completions' exists with keep=5, asked with 6"):
+        m.series("completions", keep=6)
+
+
 def test_metrics_registry_creates_once_and_rejects_kind_clash():
     m = Metrics()
     m.counter("requests").inc(3)

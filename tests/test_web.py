@@ -112,6 +112,19 @@ def test_latency_metrics_are_recorded(servers):
     assert len(m.series("completion_times")) == 10
 
 
+def test_a_long_lived_server_keeps_only_its_latest_completions(servers, monkeypatch):
+    monkeypatch.setattr(WebServer, "series_kept", 4)
+    server = servers(lambda req, ctx: Response(500 if req.path == "/fail" else 200), workers=1)
+    for path in ["/"] * 6 + ["/fail"] * 5:
+        server.handle(Request("GET", path), timeout=10)
+    m = server.metrics
+    assert m.counter("requests").value == 11, "every request is still counted"
+    completions, errors = m.series("completion_times"), m.series("error_times")
+    assert (len(completions), completions.dropped) == (4, 7)
+    assert (len(errors), errors.dropped) == (4, 1)
+    assert completions.points[-1][0] == errors.points[-1][0], "the latest kept: the last request failed"
+
+
 def test_bad_server_config_is_named():
     with pytest.raises(ConfigError, match="web: workers must be an integer > 0, got 0"):
         WebServer("web", lambda r, c: None, workers=0)
