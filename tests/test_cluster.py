@@ -74,3 +74,38 @@ def test_rng_is_derived_from_the_seed():
     with Cluster(seed=5) as a, Cluster(seed=5) as b, Cluster(seed=6) as d:
         assert a.rng("x").random() == b.rng("x").random() != d.rng("x").random()
         assert a.rng("x").random() != a.rng("y").random()
+
+
+def test_a_cluster_serving_for_long_holds_no_more_memory_per_request(monkeypatch):
+    """Requests through the whole path (client, DNS, balancer, two web servers, the cache) leave next to
+    nothing behind once the servers' series are full (a histogram's new bucket now and then): before the
+    series were bounded, each request left ~88 bytes."""
+    import gc
+    import tracemalloc
+
+    from minicluster.web import WebServer
+
+    monkeypatch.setattr(WebServer, "series_kept", 50)
+    with Cluster(seed=1, latency=0.0) as c:
+        cache = c.add_cache("cache")
+        cache.client().set("greeting", "hello")
+        servers = [
+            c.add_web_server(f"web{i}", lambda req, ctx: Response(200, ctx.cache.get("greeting")), cache=cache)
+            for i in range(2)
+        ]
+        c.expose("app.example", c.add_load_balancer("lb", servers, health_check=False))
+        client = c.client()
+        for _ in range(3_000):  # the series fill up, workers open their cache clients, histograms find their range
+            assert client.get("http://app.example/greeting").body == "hello"
+        gc.collect()
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            requests = 6_000
+            for _ in range(requests):
+                client.get("http://app.example/greeting")
+            gc.collect()
+            grown = tracemalloc.get_traced_memory()[0] - before
+        finally:
+            tracemalloc.stop()
+    assert grown / requests < 30, f"{grown / requests:.1f} bytes held per request served"  # ~88 unbounded
