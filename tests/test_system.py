@@ -1,5 +1,7 @@
 """The whole system: every tier at once, one fault of each kind survived, with the numbers."""
 
+import statistics
+
 import pytest
 
 from minicluster import system
@@ -35,21 +37,25 @@ def test_one_fault_of_each_kind_is_survived(everything):
     assert everything["promotions"] == 1
     slow = rows["shard1 slows down x5"]
     assert slow["failed"] == 0
-    # Slower than in the window before, by more than the requests that touch no shard. Compared as a
-    # difference, not a ratio: a stall of the machine (the other test worker) adds the same delay to every
-    # request in flight, whatever its kind, and a difference cancels it where a ratio does not (a CI run
-    # saw posts and feeds x0.86 in the slow window against x0.83 for the rest). Shard1's queries take
-    # 2 ms, 10 ms slowed: over 5 ms of the 8 showed in every run, none without the fault (|growth| < 2 ms).
-    growth = _gap(everything, "shard1 slows down x5") - _gap(everything, "the primary crashes")
-    assert growth > 0.003, growth
+    # Slower than before it, by more than the requests that touch no shard. Compared as a difference, not
+    # a ratio: a stall of the machine (the other test worker) adds about the same delay to every request
+    # in flight, and a difference cancels most of it where a ratio does not (a CI run saw posts and feeds
+    # x0.86 in the slow window against x0.83 for the rest). Against the median of three windows before
+    # it, not the one window before: a stall there made its gap ~3 ms wider than the slow window's in a
+    # full suite run. Shard1's queries take 2 ms, 10 ms slowed (and stay slowed to the end): 5.2-7.0 ms
+    # showed in ten runs, two CPU hogs beside three of them; 0.3-1.3 ms with the fault made a no-op.
+    first = everything["windows"]["web2 crashes"][0]
+    before = {w: _gap(everything, w) for w in ((0.0, first), "web2 crashes", "the primary crashes")}
+    growth = _gap(everything, "shard1 slows down x5") - statistics.median(before.values())
+    assert growth > 0.003, (growth, before)
     edge = rows["edge-us goes dark"]
     assert edge["failed"] == 0 and edge["median ms after"] > 3 * edge["median ms before"]
 
 
 def _gap(everything, window, shard_kinds=("posts", "feed"), others=("profile", "cart")) -> float:
     """Seconds by which the median request of ``shard_kinds`` is slower than the median of ``others`` in
-    ``window`` (a fault's window, from its start to the next fault's)."""
-    lo, hi = everything["windows"][window]
+    ``window`` (a fault's window, from its start to the next fault's, or ``(start, end)`` seconds in)."""
+    lo, hi = everything["windows"][window] if isinstance(window, str) else window
 
     def median(kinds):
         took = sorted(x for kind, t, ok, x in everything["requests"] if kind in kinds and ok and lo <= t < hi)
