@@ -24,7 +24,7 @@ STEPS = ("pages", "rows_read", "ingest", "request_path", "checks", "workbook", "
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="smaller data and fewer repeats: under two minutes")
+    p.add_argument("--quick", action="store_true", help="smaller data and fewer repeats: ~2¼ minutes here")
     p.add_argument("--only", nargs="+", choices=STEPS, metavar="STEP", help=f"run only these: {', '.join(STEPS)}")
     p.add_argument("--out", type=Path, help="where to write results.json and the plots")
     args = p.parse_args(argv)

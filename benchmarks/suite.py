@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @dataclass(frozen=True)
 class Scale:
-    """How big a run is: ``QUICK`` (under two minutes) or ``FULL`` (what the README quotes)."""
+    """How big a run is: ``QUICK`` (~2¼ minutes here) or ``FULL`` (what the README quotes)."""
 
     name: str
     posts: int  # in the sharded-vs-unsharded store
