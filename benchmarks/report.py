@@ -110,7 +110,6 @@ def markdown(report: dict) -> str:
             scaling = "; ".join(f"{kind}: x{v['two_over_one']:g}" for kind, v in side.items())
             ways = r[f"page_latency{suffix}"].get("fetches_at_8", {})
             floor8 = next((row.get("first_floor_ms") for row in lat if row["shards"] == 8), None)
-
             fetches = ", ".join(
                 f"{way} {v['ms']:g} ms (CPU {v['cpu_ms']:g} ms"
                 + (f", {v['ms'] / floor8:.2f}x the floor)" if floor8 else ")")

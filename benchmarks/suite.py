@@ -577,9 +577,12 @@ def request_path(scale: Scale, repeats: int = 5) -> dict:
                 }
                 if threads == 8:
                     row["ways"] = {
-                        name: {"what": what, "per_s": round(rate), "of_raw": round(rate / per_s["raw"], 2)}
+                        name: {
+                            "what": what,
+                            "per_s": round(per_s[name]),
+                            "of_raw": round(per_s[name] / per_s["raw"], 2),
+                        }
                         for name, what in REQUEST_WAYS.items()
-                        for rate in (per_s[name],)
                     }
                 rows.append(row)
     at8 = next(r["ratio"] for r in rows if r["client_threads"] == 8)
