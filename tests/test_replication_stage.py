@@ -10,7 +10,13 @@ def test_replicas_multiply_reads_and_leave_writes_where_they_were():
     run = stage.scaling((0, 1, 4), duration=1.0)
     reads, writes = run["reads"], run["writes"]
     assert reads[4] > 2.5 * reads[1], ("four replicas serve reads side by side", reads)
-    assert writes[4] < 1.3 * writes[0], "every write still goes through the one primary"
+    # Writes against their ceiling (one server's), not against the run without replicas: a stall there once
+    # brought that run to 90/s (~125 normally) and four replicas' 129/s over 1.3x it. Writes sent to replicas
+    # too would pass 200/s with four of them.
+    assert all(row["writes/s"] <= 1.05 * row["write max"] for row in run.rows), (
+        "every write still goes through the one primary",
+        writes,
+    )
     assert all(row["errors"] == 0 for row in run.rows)
     assert all(row["reads/s"] <= 1.05 * row["read max"] for row in run.rows), "no run beats its ceiling"
 
