@@ -642,9 +642,11 @@ def _without_bookkeeping(run: Callable[[], None]) -> None:
     from minicluster import cache, metrics
 
     with contextlib.ExitStack() as patches:
-        for cls, name in ((metrics.Counter, "inc"), (metrics.Histogram, "record"), (metrics.Occupancy, "change"),
-                          (metrics.TimeSeries, "add"), (cache.CacheNode, "_touch")):  # fmt: skip
-            patches.enter_context(mock.patch.object(cls, name, lambda *args, **kwargs: None))
+        for cls, names in ((metrics.Counter, ("inc", "inc_held")), (metrics.Histogram, ("record", "record_held")),
+                           (metrics.Occupancy, ("change", "change_held")), (metrics.TimeSeries, ("add", "add_held")),
+                           (cache.CacheNode, ("_touch",))):  # fmt: skip
+            for name in names:
+                patches.enter_context(mock.patch.object(cls, name, lambda *args, **kwargs: None))
         run()
 
 

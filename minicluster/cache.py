@@ -97,7 +97,9 @@ class CacheNode(Node):
         self._entries: dict[str, Entry] = {}
         self._tick = 0
         self._budget_lock = threading.Lock()
-        self._hits, self._misses = self.metrics.counter("hits"), self.metrics.counter("misses")
+        # Counted under the budget's lock: a hit takes it once for both.
+        self._hits = self.metrics.counter("hits", lock=self._budget_lock)
+        self._misses = self.metrics.counter("misses", lock=self._budget_lock)
         if url is not None and not (isinstance(url, str) and url.startswith(("redis://", "rediss://", "unix://"))):
             raise ConfigError(f"{name}: a Redis URL starts with redis://, rediss:// or unix://, got {url!r}")
         self.url = url
@@ -138,8 +140,8 @@ class CacheNode(Node):
 
     # -- the budget (called by CacheClient) ---------------------------------------------------------
     def _touch(self, key: str, hit: bool) -> None:
-        (self._hits if hit else self._misses).inc()
         with self._budget_lock:
+            (self._hits if hit else self._misses).inc_held()
             self._tick += 1
             entry = self._entries.get(key)
             if entry is not None and hit:

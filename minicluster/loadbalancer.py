@@ -54,8 +54,8 @@ class LoadBalancer(Node):
         self._counting = threading.Lock()
         self._answered = threading.Condition(self._counting)
         self._draining = 0
-        #: Counters on every request's path, looked up once.
-        self._requests = self.metrics.counter("requests")
+        #: Counters on every request's path, looked up once and counted under the same lock.
+        self._requests = self.metrics.counter("requests", lock=self._counting)
         self._to: dict[str, object] = {}
         #: Where backends added and removed (changes), ejected and re-admitted (reactions) are written.
         self.timeline = timeline if timeline is not None else Timeline(self.clock)
@@ -133,23 +133,23 @@ class LoadBalancer(Node):
     def handle(self, request: Request, timeout: float | None = None) -> Response:
         """Forward ``request`` to the backend the policy picks; 503 when none is healthy, 502 when it fails."""
         self.ensure_up()
-        m = self.metrics
-        self._requests.inc()
         try:
             backend = self.policy.choose(self._backends, request)
         except NoHealthyBackend as exc:
-            m.counter("no_backend").inc()
+            self._requests.inc()
+            self.metrics.counter("no_backend").inc()
             return Response.json({"error": str(exc)}, 503)
         to = self._to.get(backend.name)
         if to is None:
-            to = self._to[backend.name] = m.counter(f"to_{backend.name}")
-        to.inc()
+            to = self._to[backend.name] = self.metrics.counter(f"to_{backend.name}", lock=self._counting)
         logs = self.logs if self.logs is not None and self.logs.enabled else None
         if logs is not None:
             request_id = request.headers.get("X-Request-Id") or logs.new_request_id()
             request = replace(request, headers={**request.headers, "X-Request-Id": request_id})
             started = self.clock.now()
         with self._counting:
+            self._requests.inc_held()
+            to.inc_held()
             self._forwarding[backend.name] = self._forwarding.get(backend.name, 0) + 1
         try:
             response = self._forward(backend, request, timeout)

@@ -7,7 +7,10 @@ value, memory stays small whatever the number of samples, and histograms from ma
 adding bucket counts. That last property is why dashboards aggregate histograms, never percentiles:
 the p99 of two servers is *not* the mean of their p99s.
 
-All classes are safe to update from many threads at once.
+All classes are safe to update from many threads at once. Metrics updated together on every request can
+share one lock (``lock=`` when they are created): the updater then takes it once for all of them and calls
+their ``..._held`` methods inside (a web server records nine metrics a request, and a lock taken nine times
+was ~5% of a cache hit's path through the cluster).
 """
 
 from __future__ import annotations
@@ -24,18 +27,35 @@ from .errors import ConfigError, check_positive
 STANDARD_PERCENTILES = (50.0, 90.0, 99.0, 99.9)
 
 
+def _lock_or_new(lock: threading.Lock | None) -> threading.Lock:
+    if lock is None:
+        return threading.Lock()
+    if not (hasattr(lock, "acquire") and hasattr(lock, "release") and hasattr(lock, "__enter__")):
+        raise ConfigError(f"a metric's lock must be a threading.Lock, got {lock!r}")
+    return lock
+
+
 class Counter:
     """A number that only goes up."""
 
-    def __init__(self) -> None:
+    def __init__(self, lock: threading.Lock | None = None) -> None:
         self._value = 0
-        self._lock = threading.Lock()
+        self._lock = _lock_or_new(lock)
+
+    @property
+    def lock(self) -> threading.Lock:
+        """The lock its updates take (shared with other metrics when it was created with one)."""
+        return self._lock
 
     def inc(self, amount: int | float = 1) -> None:
         if amount < 0:
             raise ValueError(f"a counter only goes up: inc({amount!r})")
         with self._lock:
             self._value += amount
+
+    def inc_held(self) -> None:
+        """``inc()`` by one, for a caller already holding :attr:`lock`."""
+        self._value += 1
 
     @property
     def value(self) -> int | float:
@@ -65,7 +85,7 @@ class Histogram:
     sample back: it keeps counts per bucket, not the values.
     """
 
-    def __init__(self, accuracy: float = 0.01) -> None:
+    def __init__(self, accuracy: float = 0.01, lock: threading.Lock | None = None) -> None:
         if not (isinstance(accuracy, float) and 0 < accuracy < 1):
             raise ConfigError(f"histogram accuracy must be a float between 0 and 1, got {accuracy!r}")
         self.accuracy = accuracy
@@ -77,23 +97,31 @@ class Histogram:
         self._sum = 0.0
         self._min = math.inf
         self._max = -math.inf
-        self._lock = threading.Lock()
+        self._lock = _lock_or_new(lock)
+
+    @property
+    def lock(self) -> threading.Lock:
+        """The lock its updates take (shared with other metrics when it was created with one)."""
+        return self._lock
 
     def record(self, value: float) -> None:
         if not value >= 0:  # also rejects NaN
             raise ValueError(f"a histogram records values >= 0, got {value!r}")
-        bucket = math.ceil(math.log(value) / self._log_gamma) if value else None  # outside the lock
         with self._lock:
-            if bucket is None:
-                self._zeros += 1
-            else:
-                self._buckets[bucket] += 1
-            self._count += 1
-            self._sum += value
-            if value < self._min:
-                self._min = value
-            if value > self._max:
-                self._max = value
+            self.record_held(value)
+
+    def record_held(self, value: float) -> None:
+        """``record(value)`` for a caller already holding :attr:`lock` (``value`` >= 0: not checked here)."""
+        if value:
+            self._buckets[math.ceil(math.log(value) / self._log_gamma)] += 1
+        else:
+            self._zeros += 1
+        self._count += 1
+        self._sum += value
+        if value < self._min:
+            self._min = value
+        if value > self._max:
+            self._max = value
 
     @property
     def count(self) -> int:
@@ -180,18 +208,28 @@ class TimeSeries:
     needs a bound, or it grows by ~90 bytes a request for as long as the server runs.
     """
 
-    def __init__(self, keep: int | None = None) -> None:
+    def __init__(self, keep: int | None = None, lock: threading.Lock | None = None) -> None:
         if keep is not None:
             check_positive("a series' keep", keep, integer=True)
         self.keep = keep
         self._points: deque[tuple[float, float]] = deque(maxlen=keep)
         self._added = 0
-        self._lock = threading.Lock()
+        self._lock = _lock_or_new(lock)
+
+    @property
+    def lock(self) -> threading.Lock:
+        """The lock its updates take (shared with other metrics when it was created with one)."""
+        return self._lock
 
     def add(self, t: float, value: float = 1.0) -> None:
         with self._lock:
             self._points.append((t, value))
             self._added += 1
+
+    def add_held(self, t: float, value: float = 1.0) -> None:
+        """``add(t, value)`` for a caller already holding :attr:`lock`."""
+        self._points.append((t, value))
+        self._added += 1
 
     @property
     def points(self) -> list[tuple[float, float]]:
@@ -256,11 +294,16 @@ class Occupancy:
     """How many are inside (requests in a server, queued or in service), with the time integral of
     that count: the exact time-average between two readings is Little's L, no sampling involved."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
+    def __init__(self, lock: threading.Lock | None = None) -> None:
+        self._lock = _lock_or_new(lock)
         self._count = 0
         self._area = 0.0  # count x seconds, up to _since
         self._since: float | None = None
+
+    @property
+    def lock(self) -> threading.Lock:
+        """The lock its updates take (shared with other metrics when it was created with one)."""
+        return self._lock
 
     def _advance(self, now: float) -> None:
         if self._since is not None and now > self._since:
@@ -272,6 +315,11 @@ class Occupancy:
         with self._lock:
             self._advance(now)
             self._count += amount
+
+    def change_held(self, now: float, amount: int) -> None:
+        """``change(now, amount)`` for a caller already holding :attr:`lock`."""
+        self._advance(now)
+        self._count += amount
 
     @property
     def value(self) -> int:
@@ -317,22 +365,24 @@ class Metrics:
                         )
             return item
 
-    def counter(self, name: str) -> Counter:
-        return self._get(name, Counter)
+    # ``lock``: the metric is created updating under that lock, shared with the others given it (see the module's
+    # docstring); an existing metric asked for with another lock is refused (ConfigError), as is ``keep``.
+    def counter(self, name: str, lock: threading.Lock | None = None) -> Counter:
+        return self._get(name, Counter, **_given(lock=lock))
 
     def gauge(self, name: str) -> Gauge:
         return self._get(name, Gauge)
 
-    def histogram(self, name: str) -> Histogram:
-        return self._get(name, Histogram)
+    def histogram(self, name: str, lock: threading.Lock | None = None) -> Histogram:
+        return self._get(name, Histogram, **_given(lock=lock))
 
-    def series(self, name: str, keep: int | None = None) -> TimeSeries:
+    def series(self, name: str, keep: int | None = None, lock: threading.Lock | None = None) -> TimeSeries:
         """The series ``name``, created keeping the latest ``keep`` points (``None``: all of them); an existing
         one is returned as it is, unless ``keep`` is given and differs (:class:`ConfigError`)."""
-        return self._get(name, TimeSeries, **({} if keep is None else {"keep": keep}))
+        return self._get(name, TimeSeries, **_given(keep=keep, lock=lock))
 
-    def occupancy(self, name: str) -> Occupancy:
-        return self._get(name, Occupancy)
+    def occupancy(self, name: str, lock: threading.Lock | None = None) -> Occupancy:
+        return self._get(name, Occupancy, **_given(lock=lock))
 
     def __getitem__(self, name: str) -> Counter | Gauge | Histogram | TimeSeries | Occupancy:
         with self._lock:
@@ -356,6 +406,11 @@ class Metrics:
             elif isinstance(item, Histogram):
                 out[name] = item.summary()
         return out
+
+
+def _given(**options) -> dict:
+    """The options a caller gave (not None): only those are checked against an existing metric."""
+    return {name: value for name, value in options.items() if value is not None}
 
 
 def merge_histograms(histograms: Iterable[Histogram]) -> Histogram:

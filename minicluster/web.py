@@ -153,20 +153,21 @@ class Remote:
         if not callable(attribute):
             return attribute
 
+        server, node = self._server, self._node  # kept by the closure: read on every call, never replaced
+
         def call(*args, **kwargs):
-            net, here, there = self._server.network, self._server.host, self._node.host
-            logs = self._server.logs
-            started = self._server.clock.now() if logs is not None and logs.enabled else None
+            net, logs = server.network, server.logs
+            started = server.clock.now() if logs is not None and logs.enabled else None
             if net is not None:
-                net.hop(here, there)
-            self._node.ensure_up()
+                net.hop(server.host, node.host)
+            node.ensure_up()
             result = attribute(*args, **kwargs)
             if net is not None:
-                net.hop(there, here)
+                net.hop(node.host, server.host)
             if started is not None:
                 request_id = self._ctx.request_id if self._ctx is not None else None
-                latency = self._server.clock.now() - started
-                logs.emit(self._node.name, name, request_id, latency=latency, detail=f"from {self._server.name}")
+                latency = server.clock.now() - started
+                logs.emit(node.name, name, request_id, latency=latency, detail=f"from {server.name}")
             return result
 
         setattr(self, name, call)
@@ -217,39 +218,33 @@ class _Inbox:
     """A web server's request queue: first in, first out, at most ``maxsize`` waiting.
 
     ``queue.Queue`` would do, but its locks and conditions are Python code on both sides of every
-    request (~10% of a cache hit's path through the cluster); this is a ``queue.SimpleQueue`` (C code)
-    with a count under a plain lock.
+    request (~10% of a cache hit's path through the cluster); this is a ``queue.SimpleQueue`` (C code).
+    Adding takes a lock, so that two callers cannot both see room for one; taking needs none (it only
+    makes room).
     """
 
     def __init__(self, maxsize: int) -> None:
         self.maxsize = maxsize
         self._items: queue.SimpleQueue = queue.SimpleQueue()
-        self._count = 0
-        self._lock = threading.Lock()
+        self._adding = threading.Lock()
 
     def put_nowait(self, item) -> None:
         """Add ``item``, or raise ``queue.Full`` if ``maxsize`` are waiting."""
-        with self._lock:
-            if self._count >= self.maxsize:
+        with self._adding:
+            if self._items.qsize() >= self.maxsize:
                 raise queue.Full
-            self._count += 1
-        self._items.put(item)
+            self._items.put(item)
 
     def put(self, item) -> None:
         """Add ``item`` whatever the count (a worker's stop signal is never refused)."""
-        with self._lock:
-            self._count += 1
         self._items.put(item)
 
     def get(self):
         """The oldest item, waiting for one."""
-        item = self._items.get()
-        with self._lock:
-            self._count -= 1
-        return item
+        return self._items.get()
 
     def qsize(self) -> int:
-        return self._count
+        return self._items.qsize()
 
 
 class WebServer(Node):
@@ -275,17 +270,20 @@ class WebServer(Node):
         clock: Clock | None = None,
     ) -> None:
         super().__init__(name, host=host, clock=clock)
-        #: Requests inside this server, queued or in service (Little's L here); kept, not looked up per request.
-        self._inside = self.metrics.occupancy("in_server")
-        # The per-request metrics, looked up once: recording them is on every request's path.
-        m = self.metrics
-        self._requests, self._errors = m.counter("requests"), m.counter("errors")
-        self._by_status = {status: m.counter(f"status_{status}xx") for status in range(1, 6)}
+        # The per-request metrics, looked up once and sharing one lock: recording them is on every request's
+        # path, and _record takes the lock once for all of them.
+        m, lock = self.metrics, threading.Lock()
+        self._stats = lock
+        #: Requests inside this server, queued or in service (Little's L here).
+        self._inside = m.occupancy("in_server", lock=lock)
+        self._requests, self._errors = m.counter("requests", lock=lock), m.counter("errors", lock=lock)
+        self._by_status = {status: m.counter(f"status_{status}xx", lock=lock) for status in range(1, 6)}
         self._queue_wait, self._service, self._latency = (
-            m.histogram("queue_wait"), m.histogram("service_time"), m.histogram("latency"),
+            m.histogram("queue_wait", lock=lock), m.histogram("service_time", lock=lock),
+            m.histogram("latency", lock=lock),
         )  # fmt: skip
-        self._completions = m.series("completion_times", keep=self.series_kept)
-        self._error_times = m.series("error_times", keep=self.series_kept)
+        self._completions = m.series("completion_times", keep=self.series_kept, lock=lock)
+        self._error_times = m.series("error_times", keep=self.series_kept, lock=lock)
         check_positive(f"{name}: workers", workers, integer=True)
         check_positive(f"{name}: queue_size", queue_size, integer=True)
         check_positive(f"{name}: service_time", service_time, allow_zero=True)
@@ -345,14 +343,15 @@ class WebServer(Node):
                     return
                 request, reply, enqueued = item
                 started = self.clock.now()
-                try:  # (the finally below counts it out of the server, whatever happens)
+                counted_out = False
+                try:  # (counted out of the server by _record, or else by the finally below, whatever happens)
                     self.ensure_up()
                     ctx.request_id = request.headers.get("X-Request-Id")
                     if self.service_time:
                         self.work(self.service_time)
                     response = self._respond(request, ctx)
-                    self._record(response.status, enqueued, started)
-                    if self.logs is not None:
+                    counted_out = self._record(response.status, enqueued, started)
+                    if self.logs is not None and self.logs.enabled:
                         self._log(request, ctx.request_id, response.status, enqueued)
                 except NodeDown as exc:  # crashed while the request waited: the connection drops
                     self.metrics.counter("dropped").inc()
@@ -363,7 +362,8 @@ class WebServer(Node):
                 else:
                     reply.set_result(response)
                 finally:
-                    self._inside.change(self.clock.now(), -1)
+                    if not counted_out:
+                        self._inside.change(self.clock.now(), -1)
         finally:
             ctx.close()
 
@@ -384,18 +384,25 @@ class WebServer(Node):
             self.name, "request", request_id, status=status, latency=self.clock.now() - enqueued, detail=detail
         )
 
-    def _record(self, status: int, enqueued: float, started: float) -> None:
+    def _record(self, status: int, enqueued: float, started: float) -> bool:
+        """Count a request answered with ``status`` and out of the server, under one lock; returns True."""
         done = self.clock.now()
-        self._requests.inc()
         by_status = self._by_status.get(status // 100)
-        (by_status or self.metrics.counter(f"status_{status // 100}xx")).inc()
-        self._queue_wait.record(max(0.0, started - enqueued))
-        self._service.record(max(0.0, done - started))
-        self._latency.record(max(0.0, done - enqueued))
-        self._completions.add(done)
-        if status >= 500:
-            self._errors.inc()
-            self._error_times.add(done)
+        if by_status is None:  # a status outside 1xx-5xx: its counter is made on first use
+            by_status = self.metrics.counter(f"status_{status // 100}xx", lock=self._stats)
+            self._by_status[status // 100] = by_status
+        with self._stats:
+            self._requests.inc_held()
+            by_status.inc_held()
+            self._queue_wait.record_held(max(0.0, started - enqueued))
+            self._service.record_held(max(0.0, done - started))
+            self._latency.record_held(max(0.0, done - enqueued))
+            self._completions.add_held(done)
+            if status >= 500:
+                self._errors.inc_held()
+                self._error_times.add_held(done)
+            self._inside.change_held(done, -1)
+        return True
 
     def stop(self) -> None:
         """Finish queued requests, then end the worker threads."""

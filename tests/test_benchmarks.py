@@ -15,6 +15,7 @@ import pytest
 from benchmarks import __main__ as cli
 from benchmarks import gil_handoffs, suite
 from benchmarks.report import plot, print_result
+from minicluster import Cluster, Response
 
 TINY = dataclasses.replace(
     suite.QUICK,
@@ -167,15 +168,30 @@ def test_without_bookkeeping_the_metrics_stand_still_and_come_back_after():
     from minicluster import metrics
 
     counter, histogram = metrics.Counter(), metrics.Histogram()
+    with Cluster(seed=1, latency=0.0) as cluster:
+        cache = cluster.add_cache("cache")
+        web = cluster.add_web_server("web", lambda req, ctx: Response(200, ctx.cache.get("k") or "none"), cache=cache)
+        cluster.expose("app.example", cluster.add_load_balancer("lb", [web], health_check=False))
+        client = cluster.client()
 
-    def run():
-        counter.inc()
-        histogram.record(0.5)
+        def run():
+            counter.inc()
+            histogram.record(0.5)
+            assert client.get("http://app.example/").body == "none"
 
-    suite._without_bookkeeping(run)
-    assert (counter.value, histogram.count) == (0, 0)
-    run()
-    assert (counter.value, histogram.count) == (1, 1)
+        def counted():  # what the whole path records, on every node it goes through (one lock each, shared)
+            return [
+                (counter.value, histogram.count),
+                [cluster.nodes[n].metrics[m].value for n, m in (("lb", "requests"), ("web", "requests"),
+                                                                  ("web", "status_2xx"), ("cache", "misses"))],
+                (web.metrics["latency"].count, len(web.metrics["completion_times"])),
+            ]  # fmt: skip
+
+        suite._without_bookkeeping(run)
+        assert counted() == [(0, 0), [0, 0, 0, 0], (0, 0)]
+        assert web.metrics["in_server"].value == 0, "out of the server as it came in"
+        run()
+        assert counted() == [(1, 1), [1, 1, 1, 1], (1, 1)]
 
 
 def test_a_failing_request_fails_the_measurement():

@@ -111,8 +111,8 @@ def _bytes_held_per_request(series_kept: int, requests: int) -> tuple[float, lis
         finally:
             tracemalloc.stop()
     # A histogram's buckets are bounded by its range (~800 at 1% accuracy from 1 µs to 10 s) but can grow for
-    # a while on a loaded machine, where latencies spread: left out, as allocated inside Histogram.record.
-    lines, first = inspect.getsourcelines(metrics.Histogram.record)
+    # a while on a loaded machine, where latencies spread: left out, as allocated inside Histogram.record_held.
+    lines, first = inspect.getsourcelines(metrics.Histogram.record_held)
     in_record = range(first, first + len(lines))
 
     def bucket(stat) -> bool:

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from minicluster.errors import ConfigError
 from minicluster.metrics import Counter, Histogram, Metrics, TimeSeries, merge_histograms
+from minicluster.web import Request
 
 
 def exact_percentile(values, p):
@@ -146,6 +147,59 @@ def test_a_series_asked_again_with_another_keep_is_refused():
         m.series("completions", keep=6)
 
 
+def test_metrics_sharing_a_lock_are_exact_when_updated_together_under_it():
+    """A server's per-request metrics share one lock: the updater takes it once and calls the ``_held``
+    methods inside; readers and the metrics' own methods take the same lock, so no update is lost."""
+    m, lock = Metrics(), threading.Lock()
+    count, latency, done = m.counter("requests", lock=lock), m.histogram("latency", lock=lock), m.series("t", lock=lock)
+    inside = m.occupancy("inside", lock=lock)
+    assert count.lock is latency.lock is done.lock is inside.lock is lock
+    start = threading.Barrier(8)
+
+    def serve(i):
+        start.wait()
+        for n in range(2_000):
+            if i % 2:  # half the threads one lock for all, half each metric's own method
+                with lock:
+                    count.inc_held()
+                    latency.record_held(0.001 * (n % 10))
+                    done.add_held(n)
+                    inside.change_held(n, +1)
+            else:
+                count.inc()
+                latency.record(0.001 * (n % 10))
+                done.add(n)
+                inside.change(n, +1)
+
+    threads = [threading.Thread(target=serve, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert (count.value, latency.count, len(done), inside.value) == (16_000, 16_000, 16_000, 16_000)
+    alone = Histogram()
+    for n in range(2_000):
+        alone.record(0.001 * (n % 10))
+    assert latency.percentiles() == alone.percentiles() and latency.mean == pytest.approx(alone.mean)
+    assert latency.min == 0.0 and latency.max == alone.max
+
+
+def test_a_metric_asked_again_with_another_lock_or_a_bad_one_is_refused():
+    m, lock = Metrics(), threading.Lock()
+    first = m.counter("hits", lock=lock)
+    assert m.counter("hits") is first and m.counter("hits", lock=lock) is first
+    with pytest.raises(ConfigError, match="'hits' exists with lock="):
+        m.counter("hits", lock=threading.Lock())
+    plain = m.histogram("latency")
+    with pytest.raises(ConfigError, match="'latency' exists with lock="):
+        m.histogram("latency", lock=lock)
+    assert plain.lock is not lock
+    with pytest.raises(ConfigError, match="a metric's lock must be a threading.Lock, got 'mine'"):
+        Counter(lock="mine")
+    with pytest.raises(ConfigError, match="got 3"):
+        m.series("t", lock=3)
+
+
 def test_metrics_registry_creates_once_and_rejects_kind_clash():
     m = Metrics()
     m.counter("requests").inc(3)
@@ -206,6 +260,36 @@ def test_a_web_server_counts_its_requests_in_and_out(echo_router):
             assert client.get("http://a.b/echo/x").status == 200
         assert web.metrics.occupancy("in_server").value == 0, "every request that came in went out"
         assert web.metrics.snapshot()["in_server"] == 0
+
+
+def test_a_web_server_counts_every_request_of_many_threads_under_its_one_lock():
+    from minicluster import Cluster, Response
+
+    def handler(request, ctx):
+        return Response(500 if request.path == "/fail" else 200, "")
+
+    with Cluster(latency=0.0) as c:
+        web = c.add_web_server("web", handler, workers=4)
+        start = threading.Barrier(8)
+
+        def send(i):
+            start.wait()
+            for n in range(300):
+                web.handle(Request("GET", "/fail" if n % 3 == 0 else "/"))
+
+        threads = [threading.Thread(target=send, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        m = web.metrics
+        assert [m["requests"].value, m["status_2xx"].value, m["status_5xx"].value, m["errors"].value] == [
+            2_400, 1_600, 800, 800,
+        ]  # fmt: skip
+        assert (m["latency"].count, m["queue_wait"].count, len(m["completion_times"]), len(m["error_times"])) == (
+            2_400, 2_400, 2_400, 800,
+        )  # fmt: skip
+        assert m["in_server"].value == 0 and len({m[name].lock for name in m.names()}) == 1
 
 
 def test_since_gives_the_values_recorded_after_a_copy():
