@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import math
 import threading
-from collections import Counter as _Tally
 from collections import deque
 from collections.abc import Iterable
+from math import ceil as _ceil
+from math import log as _log
 
 from .errors import ConfigError, check_positive
 
@@ -91,7 +92,7 @@ class Histogram:
         self.accuracy = accuracy
         self._gamma = (1 + accuracy) / (1 - accuracy)
         self._log_gamma = math.log(self._gamma)
-        self._buckets: _Tally[int] = _Tally()
+        self._buckets: dict[int, int] = {}  # a plain dict: a collections.Counter's += costs twice its get
         self._zeros = 0
         self._count = 0
         self._sum = 0.0
@@ -113,7 +114,8 @@ class Histogram:
     def record_held(self, value: float) -> None:
         """``record(value)`` for a caller already holding :attr:`lock` (``value`` >= 0: not checked here)."""
         if value:
-            self._buckets[math.ceil(math.log(value) / self._log_gamma)] += 1
+            buckets, index = self._buckets, _ceil(_log(value) / self._log_gamma)
+            buckets[index] = buckets.get(index, 0) + 1
         else:
             self._zeros += 1
         self._count += 1
@@ -168,7 +170,8 @@ class Histogram:
         merged = Histogram(self.accuracy)
         for part in (self, other):
             with part._lock:
-                merged._buckets.update(part._buckets)
+                for index, count in part._buckets.items():
+                    merged._buckets[index] = merged._buckets.get(index, 0) + count
                 merged._zeros += part._zeros
                 merged._count += part._count
                 merged._sum += part._sum
@@ -187,10 +190,11 @@ class Histogram:
         if earlier.accuracy != self.accuracy:
             raise ValueError(f"cannot subtract a histogram of accuracy {earlier.accuracy} from one of {self.accuracy}")
         newer = self.copy()
-        newer._buckets.subtract(earlier._buckets)
+        for index, count in earlier._buckets.items():
+            newer._buckets[index] = newer._buckets.get(index, 0) - count
         if any(n < 0 for n in newer._buckets.values()) or earlier._count > newer._count:
             raise ValueError("since(earlier): earlier holds values this histogram does not: not a copy taken before")
-        newer._buckets = +newer._buckets  # drop the emptied buckets
+        newer._buckets = {index: count for index, count in newer._buckets.items() if count}  # drop emptied ones
         newer._zeros -= earlier._zeros
         newer._count -= earlier._count
         newer._sum -= earlier._sum
