@@ -324,11 +324,23 @@ def test_the_soak_reports_a_stable_exercise_and_fails_on_a_surviving_mutant(caps
     assert "survived: the solution" in out.getvalue()
 
 
-def test_the_cpu_hog_stops_with_its_block():
+def test_the_cpu_hog_stops_with_its_block(monkeypatch):
+    """Its own processes, followed by their pids: other tests (and other programs) may run hogs of their own."""
+    import os
+
     from minicluster.workbook import soak
 
-    with soak.cpu_hog(1):
-        pass
-    import subprocess as sp
+    started = []
+    popen = soak.subprocess.Popen
 
-    assert "while True: pass" not in sp.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    def recorded(*args, **kwargs):
+        started.append(popen(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(soak.subprocess, "Popen", recorded)
+    with soak.cpu_hog(2):
+        assert len(started) == 2 and all(hog.poll() is None for hog in started), "spinning inside the block"
+    for hog in started:
+        assert hog.returncode is not None, "ended and reaped"
+        with pytest.raises(ProcessLookupError):
+            os.kill(hog.pid, 0)
