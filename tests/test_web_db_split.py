@@ -34,7 +34,10 @@ def test_vertical_scaling_flattens_at_the_database_ceiling():
     assert sweep["ceiling"] == 100
     assert two > 1.6 * one, "below the ceiling, workers add throughput"
     assert eight <= 1.05 * sweep["ceiling"] and sixteen <= 1.05 * sweep["ceiling"], "no worker count passes it"
-    assert sixteen > 0.6 * sweep["ceiling"]
+    # Flat at the ceiling, not collapsing under it: ~91 req/s here. Under 0.6 of it only on a machine whose every
+    # core is busy, where each hand-off of the database's one core waits for a thread to get the interpreter
+    # lock back (53 req/s with a CPU hog beside the other test worker's tests).
+    assert sixteen > 0.45 * sweep["ceiling"], sweep.column("throughput")
 
 
 def test_crash_of_the_only_server_fails_every_request_while_down():
