@@ -28,25 +28,26 @@ from .errors import ConfigError, check_positive
 STANDARD_PERCENTILES = (50.0, 90.0, 99.0, 99.9)
 
 
-def _lock_or_new(lock: threading.Lock | None) -> threading.Lock:
-    if lock is None:
-        return threading.Lock()
-    if not (hasattr(lock, "acquire") and hasattr(lock, "release") and hasattr(lock, "__enter__")):
-        raise ConfigError(f"a metric's lock must be a threading.Lock, got {lock!r}")
-    return lock
-
-
-class Counter:
-    """A number that only goes up."""
+class _Locked:
+    """A metric whose updates take :attr:`lock`: its own, or one shared with others (``lock=``)."""
 
     def __init__(self, lock: threading.Lock | None = None) -> None:
-        self._value = 0
-        self._lock = _lock_or_new(lock)
+        if lock is not None and not all(hasattr(lock, a) for a in ("acquire", "release", "__enter__")):
+            raise ConfigError(f"a metric's lock must be a threading.Lock, got {lock!r}")
+        self._lock = threading.Lock() if lock is None else lock
 
     @property
     def lock(self) -> threading.Lock:
         """The lock its updates take (shared with other metrics when it was created with one)."""
         return self._lock
+
+
+class Counter(_Locked):
+    """A number that only goes up."""
+
+    def __init__(self, lock: threading.Lock | None = None) -> None:
+        super().__init__(lock)
+        self._value = 0
 
     def inc(self, amount: int | float = 1) -> None:
         if amount < 0:
@@ -79,7 +80,7 @@ class Gauge:
         return self._value
 
 
-class Histogram:
+class Histogram(_Locked):
     """A mergeable latency histogram with relative accuracy ``accuracy``.
 
     Use it for anything with a long tail (latency, sizes). Do not use it when you need the exact
@@ -89,6 +90,7 @@ class Histogram:
     def __init__(self, accuracy: float = 0.01, lock: threading.Lock | None = None) -> None:
         if not (isinstance(accuracy, float) and 0 < accuracy < 1):
             raise ConfigError(f"histogram accuracy must be a float between 0 and 1, got {accuracy!r}")
+        super().__init__(lock)
         self.accuracy = accuracy
         self._gamma = (1 + accuracy) / (1 - accuracy)
         self._log_gamma = math.log(self._gamma)
@@ -98,12 +100,6 @@ class Histogram:
         self._sum = 0.0
         self._min = math.inf
         self._max = -math.inf
-        self._lock = _lock_or_new(lock)
-
-    @property
-    def lock(self) -> threading.Lock:
-        """The lock its updates take (shared with other metrics when it was created with one)."""
-        return self._lock
 
     def record(self, value: float) -> None:
         if not value >= 0:  # also rejects NaN
@@ -204,7 +200,7 @@ class Histogram:
         return {"count": self.count, "mean": self.mean, **self.percentiles(), "max": self.max}
 
 
-class TimeSeries:
+class TimeSeries(_Locked):
     """Points ``(t, value)`` in arrival order, and their resampling into fixed-width buckets.
 
     ``keep``: only the latest ``keep`` points are kept, the oldest let go as new ones come (``dropped``
@@ -215,15 +211,10 @@ class TimeSeries:
     def __init__(self, keep: int | None = None, lock: threading.Lock | None = None) -> None:
         if keep is not None:
             check_positive("a series' keep", keep, integer=True)
+        super().__init__(lock)
         self.keep = keep
         self._points: deque[tuple[float, float]] = deque(maxlen=keep)
         self._added = 0
-        self._lock = _lock_or_new(lock)
-
-    @property
-    def lock(self) -> threading.Lock:
-        """The lock its updates take (shared with other metrics when it was created with one)."""
-        return self._lock
 
     def add(self, t: float, value: float = 1.0) -> None:
         with self._lock:
@@ -294,20 +285,15 @@ def _exact_percentile(values: list[float], p: float) -> float:
     return values[rank - 1]
 
 
-class Occupancy:
+class Occupancy(_Locked):
     """How many are inside (requests in a server, queued or in service), with the time integral of
     that count: the exact time-average between two readings is Little's L, no sampling involved."""
 
     def __init__(self, lock: threading.Lock | None = None) -> None:
-        self._lock = _lock_or_new(lock)
+        super().__init__(lock)
         self._count = 0
         self._area = 0.0  # count x seconds, up to _since
         self._since: float | None = None
-
-    @property
-    def lock(self) -> threading.Lock:
-        """The lock its updates take (shared with other metrics when it was created with one)."""
-        return self._lock
 
     def _advance(self, now: float) -> None:
         if self._since is not None and now > self._since:
