@@ -350,7 +350,8 @@ class WebServer(Node):
                     if self.service_time:
                         self.work(self.service_time)
                     response = self._respond(request, ctx)
-                    counted_out = self._record(response.status, enqueued, started)
+                    self._record(response.status, enqueued, started)
+                    counted_out = True
                     if self.logs is not None and self.logs.enabled:
                         self._log(request, ctx.request_id, response.status, enqueued)
                 except NodeDown as exc:  # crashed while the request waited: the connection drops
@@ -384,8 +385,8 @@ class WebServer(Node):
             self.name, "request", request_id, status=status, latency=self.clock.now() - enqueued, detail=detail
         )
 
-    def _record(self, status: int, enqueued: float, started: float) -> bool:
-        """Count a request answered with ``status`` and out of the server, under one lock; returns True."""
+    def _record(self, status: int, enqueued: float, started: float) -> None:
+        """Count a request answered with ``status`` and out of the server, under one lock."""
         done = self.clock.now()
         by_status = self._by_status.get(status // 100)
         if by_status is None:  # a status outside 1xx-5xx: its counter is made on first use
@@ -402,7 +403,6 @@ class WebServer(Node):
                 self._errors.inc_held()
                 self._error_times.add_held(done)
             self._inside.change_held(done, -1)
-        return True
 
     def stop(self) -> None:
         """Finish queued requests, then end the worker threads."""
